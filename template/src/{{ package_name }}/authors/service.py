@@ -1,0 +1,72 @@
+"""Queries and changes of the sample domain; the router calls these, tests may too."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from .models import Author, Book
+from .schemas import AuthorCreate, AuthorUpdate, BookCreate, BookUpdate
+
+
+async def list_authors(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Author]:
+    query = select(Author).order_by(Author.id).limit(limit).offset(offset)
+    return (await session.scalars(query)).all()
+
+
+async def get_author(
+    session: AsyncSession, *, author_id: int, with_books: bool = False
+) -> Author | None:
+    options = [selectinload(Author.books)] if with_books else []
+    return await session.get(Author, author_id, options=options)
+
+
+async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
+    author = Author(name=data.name)
+    session.add(author)
+    # Flush now so a duplicate name surfaces here, inside the request, as an IntegrityError.
+    await session.flush()
+    return author
+
+
+async def update_author(session: AsyncSession, *, author: Author, data: AuthorUpdate) -> Author:
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(author, field, value)
+    await session.flush()
+    return author
+
+
+async def delete_author(session: AsyncSession, *, author: Author) -> None:
+    await session.delete(author)
+    await session.flush()
+
+
+async def list_books(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Book]:
+    query = (
+        select(Book).options(joinedload(Book.author)).order_by(Book.id).limit(limit).offset(offset)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_book(session: AsyncSession, *, book_id: int) -> Book | None:
+    return await session.get(Book, book_id, options=[joinedload(Book.author)])
+
+
+async def create_book(session: AsyncSession, *, data: BookCreate) -> Book:
+    book = Book(**data.model_dump())
+    session.add(book)
+    await session.flush()
+    return book
+
+
+async def update_book(session: AsyncSession, *, book: Book, data: BookUpdate) -> Book:
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(book, field, value)
+    await session.flush()
+    return book
+
+
+async def delete_book(session: AsyncSession, *, book: Book) -> None:
+    await session.delete(book)
+    await session.flush()

@@ -1,0 +1,100 @@
+"""The answer matrix, derived from copier.yml: every combination of the choice questions.
+
+Nothing here lists answers by hand, so a new choice in copier.yml is rendered and checked without
+touching the tests. Copier itself decides which combinations are valid: a combination its
+validators refuse is collected, with the refusal, as an invalid case.
+"""
+
+import itertools
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import copier
+import yaml
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PARTS = ("copier.yml", "template")
+
+
+@dataclass(frozen=True)
+class Case:
+    answers: tuple[tuple[str, str], ...]
+    refusal: str | None
+
+    @property
+    def id(self) -> str:
+        return "-".join(value for _, value in self.answers)
+
+    @property
+    def data(self) -> dict[str, str]:
+        return dict(self.answers)
+
+    def __getitem__(self, question: str) -> str:
+        return self.data[question]
+
+
+def copy_template(destination: Path) -> Path:
+    """Copy the working tree's template (uncommitted changes included) to a plain folder.
+
+    Rendering from a folder that is not a git repository makes Copier use the files as they are,
+    instead of cloning the last commit.
+    """
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part)
+        else:
+            shutil.copy2(source, destination / part)
+    return destination
+
+
+def questions() -> dict[str, Any]:
+    spec = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    return {name: body for name, body in spec.items() if not name.startswith("_")}
+
+
+def choice_questions() -> dict[str, list[str]]:
+    """Each asked question with choices, mapped to its choice values, in copier.yml's order."""
+    return {
+        name: list(body["choices"].values())
+        if isinstance(body["choices"], dict)
+        else list(body["choices"])
+        for name, body in questions().items()
+        if isinstance(body, dict) and "choices" in body and body.get("when") is not False
+    }
+
+
+def refusal(template: Path, data: dict[str, str]) -> str | None:
+    """Copier's validator message for these answers, or None if Copier accepts them."""
+    with tempfile.TemporaryDirectory() as destination:
+        try:
+            copier.run_copy(
+                str(template), destination, data=data, defaults=True, pretend=True, quiet=True
+            )
+        except ValueError as error:
+            return str(error)
+    return None
+
+
+@cache
+def cases() -> tuple[Case, ...]:
+    choices = choice_questions()
+    with tempfile.TemporaryDirectory() as folder:
+        template = copy_template(Path(folder))
+        found = []
+        for values in itertools.product(*choices.values()):
+            answers = tuple(zip(choices, values, strict=True))
+            found.append(Case(answers, refusal(template, dict(answers))))
+    return tuple(found)
+
+
+def valid_cases() -> list[Case]:
+    return [case for case in cases() if case.refusal is None]
+
+
+def invalid_cases() -> list[Case]:
+    return [case for case in cases() if case.refusal is not None]

@@ -1,0 +1,165 @@
+"""Every valid answer combination, rendered once and put through the checks a user would run."""
+
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name, iter_text
+from .matrix import Case, choice_questions, valid_cases
+from .project import Project, describe
+
+pytestmark = pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
+        for case in valid_cases()
+    ],
+)
+
+JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+# Words that give a driver away; a rendered project may contain only its own driver's.
+DRIVER_WORDS = {
+    "asyncpg": re.compile(r"asyncpg", re.IGNORECASE),
+    "psycopg": re.compile(r"psycopg", re.IGNORECASE),
+    "aiosqlite": re.compile(r"sqlite", re.IGNORECASE),
+}
+POSTGRES_WORDS = re.compile(r"postgres|\bpg_", re.IGNORECASE)
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, describe(result)
+
+
+def database_url(case: Case, project: Project, postgres: PostgresServer, purpose: str) -> str:
+    """A fresh database for one check: a new PostgreSQL database, or a new SQLite file."""
+    if case["db_driver"] in POSTGRES_SCHEMES:
+        name = database_name(case, purpose)
+        postgres.recreate(name)
+        return postgres.url(POSTGRES_SCHEMES[case["db_driver"]], name)
+    return f"sqlite+aiosqlite:///{project.path / f'{purpose}.db'}"
+
+
+def test_no_jinja_is_left_over(project: Project) -> None:
+    leftovers = [
+        f"{path.relative_to(project.path)}: {match.group()}"
+        for path, text in iter_text(project)
+        for match in [JINJA_LEFTOVER.search(text)]
+        if match and path.suffix != ".mako"
+    ]
+    assert leftovers == []
+
+
+def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
+    others = [
+        DRIVER_WORDS[name] for name in choice_questions()["db_driver"] if name != case["db_driver"]
+    ]
+    if case["db_driver"] not in POSTGRES_SCHEMES:
+        others.append(POSTGRES_WORDS)
+    mentions = [
+        f"{path.relative_to(project.path)}: {match.group()}"
+        for path, text in iter_text(project)
+        for pattern in others
+        for match in [pattern.search(text)]
+        if match
+    ]
+    assert mentions == []
+
+
+def test_ruff_check_passes(project: Project) -> None:
+    assert_ok(project.run("uv", "run", "ruff", "check", ".", phase="ruff"))
+
+
+def test_output_is_already_formatted(project: Project) -> None:
+    assert_ok(project.run("uv", "run", "ruff", "format", "--check", "--diff", ".", phase="format"))
+
+
+def test_mypy_strict_passes(project: Project) -> None:
+    assert_ok(project.run("uv", "run", "mypy", "--strict", phase="mypy"))
+
+
+def test_migrations_match_the_models(
+    case: Case, project: Project, request: pytest.FixtureRequest
+) -> None:
+    postgres = (
+        request.getfixturevalue("postgres") if case["db_driver"] in POSTGRES_SCHEMES else None
+    )
+    env = {"DATABASE__URL": database_url(case, project, postgres, "alembic")}
+
+    assert_ok(project.run("uv", "run", "alembic", "upgrade", "head", phase="alembic", env=env))
+    assert_ok(project.run("uv", "run", "alembic", "check", phase="alembic", env=env))
+    assert_ok(project.run("uv", "run", "alembic", "downgrade", "base", phase="alembic", env=env))
+
+
+def test_generated_test_suite_passes(project: Project) -> None:
+    assert_ok(project.run("uv", "run", "pytest", "-p", "no:cacheprovider", phase="tests"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_service_serves_crud_over_http(
+    case: Case, project: Project, request: pytest.FixtureRequest
+) -> None:
+    postgres = (
+        request.getfixturevalue("postgres") if case["db_driver"] in POSTGRES_SCHEMES else None
+    )
+    env = {"DATABASE__URL": database_url(case, project, postgres, "serve")}
+    assert_ok(project.run("uv", "run", "alembic", "upgrade", "head", phase="serve", env=env))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with project.timed("serve"):
+        server = subprocess.Popen(
+            [
+                ".venv/bin/uvicorn",
+                "--factory",
+                f"{project.package}.main:create_app",
+                "--port",
+                str(port),
+            ],
+            cwd=project.path,
+            env={**project.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_until_listening(server, port)
+            with httpx.Client(base_url=base, timeout=10) as client:
+                created = client.post("/authors", json={"name": "Served"})
+                assert created.status_code == 201, created.text
+                author_id = created.json()["id"]
+                book = {"title": "Live", "isbn": "9780000000055", "author_id": author_id}
+                assert client.post("/books", json=book).status_code == 201
+                fetched = client.get(f"/authors/{author_id}").json()
+                assert [b["title"] for b in fetched["books"]] == ["Live"]
+                renamed = client.patch(f"/authors/{author_id}", json={"name": "Renamed"})
+                assert renamed.json()["name"] == "Renamed"
+                assert client.delete(f"/authors/{author_id}").status_code == 204
+                assert client.get(f"/authors/{author_id}").status_code == 404
+        finally:
+            server.send_signal(signal.SIGINT)
+            output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert "Application shutdown complete" in output, output
+
+
+def wait_until_listening(server: subprocess.Popen[str], port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read() if server.stdout else ""
+            pytest.fail(f"the service exited with {server.returncode}:\n{output}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the service did not listen on port {port} within {timeout} s")
