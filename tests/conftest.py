@@ -12,7 +12,15 @@ import pytest
 from psycopg import sql
 
 from .matrix import Case, copy_template
-from .project import RESULTS_DIR, Project, clean_environment, describe, render
+from .project import (
+    RESULTS_DIR,
+    Project,
+    clean_environment,
+    describe,
+    render,
+    run_token,
+    workspace,
+)
 
 POSTGRES_URL = os.environ.get(
     "TEMPLATE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -72,7 +80,7 @@ def postgres() -> PostgresServer:
 
 
 def database_name(case: Case, purpose: str) -> str:
-    return f"tpl_{case.id}_{purpose}".replace("-", "_")
+    return f"tpl_{run_token()}_{case.id}_{purpose}".replace("-", "_")
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +109,11 @@ def rendered(
             server: PostgresServer = request.getfixturevalue("postgres")
             scheme = POSTGRES_SCHEMES[case["db_driver"]]
             extra["TEST_DATABASE_URL"] = server.url(scheme, database_name(case, "tests"))
-        destination = tmp_path_factory.mktemp(case.id) / "service"
-        project = render(case, template, destination, clean_environment(**extra))
+        base = workspace(tmp_path_factory.getbasetemp())
+        destination = base / "projects" / case.id
+        shutil.rmtree(destination, ignore_errors=True)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        project = render(case, template, destination, clean_environment(base, **extra))
         result = project.run("uv", "sync", phase="install")
         if result.returncode != 0:
             return f"{case.id} did not install: {describe(result)}"

@@ -1,7 +1,10 @@
 """A rendered project and the commands the harness runs inside it, each one timed."""
 
+import hashlib
 import json
 import os
+import pwd
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -10,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
+import uv
 
 from .matrix import Case
 
@@ -17,14 +21,68 @@ from .matrix import Case
 # project's pytest (an inherited PYTEST_XDIST_WORKER would rename its test database, say).
 LEAKY_PREFIXES = ("PYTEST_", "VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")
 RESULTS_DIR = Path(__file__).resolve().parents[1] / ".harness"
+# initdb, pg_ctl and PgBouncer refuse to run as root, and a user's project never runs as root
+# either: as root, the harness runs every command of a generated project as this account instead.
+UNPRIVILEGED_USER = "postgres"
+# That account cannot enter /root, where a root-installed Python lives; Debian's can be read by all.
+UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
 
 
-def clean_environment(**extra: str) -> dict[str, str]:
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def run_token() -> str:
+    """Short and stable per checkout, so that two checkouts never share a database or folder."""
+    return hashlib.sha256(str(RESULTS_DIR).encode()).hexdigest()[:6]
+
+
+def workspace(fallback: Path) -> Path:
+    """Where projects are rendered: somewhere the unprivileged account can reach, when root.
+
+    Also puts a copy of uv where that account can run it, since the one in this environment may
+    live under /root.
+    """
+    if not running_as_root():
+        return fallback
+    base = Path(f"/tmp/template-harness-{run_token()}")
+    (base / "bin").mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    (base / "bin").chmod(0o755)
+    private_copy = base / "bin" / f"uv.{os.getpid()}"
+    shutil.copy2(uv.find_uv_bin(), private_copy)
+    private_copy.chmod(0o755)
+    private_copy.replace(base / "bin" / "uv")
+    return base
+
+
+def hand_over(path: Path) -> None:
+    """Give a rendered project to the unprivileged account (when root)."""
+    if not running_as_root():
+        return
+    account = pwd.getpwnam(UNPRIVILEGED_USER)
+    for entry in [path, *path.rglob("*")]:
+        os.chown(entry, account.pw_uid, account.pw_gid)
+
+
+def clean_environment(workspace: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
     # Never try to download an interpreter: this fails fast where a machine has no Python 3.11+.
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    if running_as_root():
+        env["PATH"] = f"{workspace / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+        env["UV_PYTHON"] = UNPRIVILEGED_PYTHON
+        env.pop("UV_CACHE_DIR", None)
+    else:
+        env["PATH"] = f"{Path(uv.find_uv_bin()).parent}:{env.get('PATH', '')}"
     env.update(extra)
     return env
+
+
+def as_project_user(args: Sequence[str]) -> list[str]:
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+    prefix = [runuser, "-u", UNPRIVILEGED_USER, "--"] if running_as_root() else []
+    return [*prefix, *args]
 
 
 @dataclass
@@ -62,7 +120,7 @@ class Project:
         """Run a command in the project; the result carries its combined output."""
         with self.timed(phase):
             return subprocess.run(
-                args,
+                as_project_user(args),
                 cwd=self.path,
                 env={**self.env, **(env or {})},
                 stdout=subprocess.PIPE,
@@ -85,6 +143,7 @@ def render(case: Case, template: Path, destination: Path, env: dict[str, str]) -
     project = Project(case, destination, env)
     with project.timed("render"):
         copier.run_copy(str(template), str(destination), data=case.data, defaults=True, quiet=True)
+        hand_over(destination)
     return project
 
 
