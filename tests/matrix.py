@@ -2,10 +2,14 @@
 
 Nothing here lists answers by hand, so a new choice in copier.yml is rendered and checked without
 touching the tests. Copier itself decides which combinations are valid: a combination its
-validators refuse is collected, with the refusal, as an invalid case.
+validators refuse is collected, with the refusal, as an invalid case. Copier also decides which
+questions count: an answer to a question it skips (`when:` false, say connection_pooler for
+SQLite), or to one after the question it refused, is left out of the case, so such combinations
+collapse into one.
 """
 
 import itertools
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PARTS = ("copier.yml", "template")
+REFUSED_QUESTION = re.compile(r"Validation error for question '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -68,16 +73,20 @@ def choice_questions() -> dict[str, list[str]]:
     }
 
 
-def refusal(template: Path, data: dict[str, str]) -> str | None:
-    """Copier's validator message for these answers, or None if Copier accepts them."""
+def outcome(template: Path, data: dict[str, str]) -> tuple[str | None, set[str]]:
+    """Copier's validator message for these answers (None if it accepts them), and the questions
+    whose answers do not matter: those it skipped, or those after the one it refused."""
     with tempfile.TemporaryDirectory() as destination:
         try:
-            copier.run_copy(
+            worker = copier.run_copy(
                 str(template), destination, data=data, defaults=True, pretend=True, quiet=True
             )
         except ValueError as error:
-            return str(error)
-    return None
+            refused = REFUSED_QUESTION.match(str(error))
+            names = list(data)
+            later = names[names.index(refused[1]) + 1 :] if refused and refused[1] in data else []
+            return str(error), set(later)
+    return None, set(worker.answers.hidden)
 
 
 @cache
@@ -85,11 +94,13 @@ def cases() -> tuple[Case, ...]:
     choices = choice_questions()
     with tempfile.TemporaryDirectory() as folder:
         template = copy_template(Path(folder))
-        found = []
+        found: dict[tuple[tuple[str, str], ...], Case] = {}
         for values in itertools.product(*choices.values()):
             answers = tuple(zip(choices, values, strict=True))
-            found.append(Case(answers, refusal(template, dict(answers))))
-    return tuple(found)
+            refusal, skipped = outcome(template, dict(answers))
+            asked = tuple((name, value) for name, value in answers if name not in skipped)
+            found.setdefault(asked, Case(asked, refusal))
+    return tuple(found.values())
 
 
 def valid_cases() -> list[Case]:
