@@ -29,6 +29,13 @@ DRIVER_WORDS = {
     "aiosqlite": re.compile(r"sqlite", re.IGNORECASE),
 }
 POSTGRES_WORDS = re.compile(r"postgres|\bpg_", re.IGNORECASE)
+# What only a project behind PgBouncer needs; NullPool is also fine in tests and migrations.
+PGBOUNCER_WORDS = re.compile(
+    r"pgbouncer|prepare_threshold|statement_cache_size|prepared_statement", re.IGNORECASE
+)
+NULLPOOL = re.compile(r"NullPool")
+# What only a project with its own pool has: pool settings, /metrics, the 503 on pool timeouts.
+POOL_WORDS = re.compile(r"max_overflow|pool_timeout|prometheus|/metrics", re.IGNORECASE)
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
@@ -68,6 +75,30 @@ def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
         if match
     ]
     assert mentions == []
+
+
+def mentions(project: Project, pattern: re.Pattern[str], under: str = "") -> list[str]:
+    return [
+        f"{path.relative_to(project.path)}: {match.group()}"
+        for path, text in iter_text(project)
+        if path.is_relative_to(project.path / under)
+        for match in [pattern.search(text)]
+        if match
+    ]
+
+
+def test_only_a_pgbouncer_project_mentions_pgbouncer(case: Case, project: Project) -> None:
+    if case.data.get("connection_pooler") == "pgbouncer":
+        assert mentions(project, PGBOUNCER_WORDS, "src") != []
+        assert mentions(project, NULLPOOL, "src") != []
+    else:
+        assert mentions(project, PGBOUNCER_WORDS) == []
+        assert mentions(project, NULLPOOL, "src") == []
+
+
+def test_only_a_pooled_project_has_pool_settings_and_metrics(case: Case, project: Project) -> None:
+    pooled = case.data.get("connection_pooler") == "none"
+    assert (mentions(project, POOL_WORDS) != []) == pooled, mentions(project, POOL_WORDS)
 
 
 def test_ruff_check_passes(project: Project) -> None:
