@@ -9,6 +9,8 @@ import yaml
 
 from .matrix import Case, invalid_cases
 
+TIMES = "\N{MULTIPLICATION SIGN}"  # as the budget's arithmetic is written
+
 
 def copy(template: Path, destination: Path, **data: str) -> None:
     copier.run_copy(str(template), str(destination), data=data, defaults=True, quiet=True)
@@ -51,6 +53,33 @@ def test_invalid_combination_is_refused(case: Case, template: Path, tmp_path: Pa
             id="long-description",
         ),
         pytest.param({"db_driver": "mysql"}, "'mysql' is not in", id="unknown-driver"),
+        pytest.param({"pool_size": "0"}, "at least one connection", id="pool-size-zero"),
+        pytest.param({"pool_size": "-3"}, "at least one connection", id="pool-size-negative"),
+        pytest.param({"max_overflow": "-1"}, "overflow cannot be negative", id="overflow-negative"),
+        pytest.param({"pool_timeout": "0"}, "above 0, e.g. 30", id="timeout-zero"),
+        pytest.param({"pool_timeout": "-5"}, "above 0, e.g. 30", id="timeout-negative"),
+        pytest.param({"pool_timeout": "3600"}, "300 seconds or less", id="timeout-huge"),
+        pytest.param({"pool_recycle": "0"}, "replace a connection at every", id="recycle-zero"),
+        pytest.param({"pool_recycle": "-2"}, "or -1 to keep connections", id="recycle-below-1"),
+        pytest.param({"workers": "0"}, "at least one worker process", id="workers-zero"),
+        pytest.param({"instances": "0"}, "At least one instance", id="instances-zero"),
+        pytest.param({"reserved_connections": "-1"}, "reserve cannot be", id="reserve-negative"),
+        pytest.param({"max_connections": "0"}, "at least 1", id="max-connections-zero"),
+        pytest.param(
+            {"reserved_connections": "100"},
+            "The reserve of 100 connections leaves nothing of max_connections = 100",
+            id="reserve-fills-the-server",
+        ),
+        pytest.param(
+            {"connection_pooler": "pgbouncer", "pgbouncer_pool_size": "0"},
+            "at least one server connection",
+            id="pgbouncer-pool-zero",
+        ),
+        pytest.param(
+            {"db_driver": "aiosqlite", "connection_pooler": "pgbouncer"},
+            "a SQLite project has none",
+            id="pgbouncer-for-sqlite",
+        ),
     ],
 )
 def test_bad_answer_is_refused_with_a_clear_message(
@@ -77,3 +106,75 @@ def test_answers_file_records_the_answers_for_copier_update(template: Path, tmp_
     answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
     assert answers["db_driver"] == "psycopg"
     assert answers["_src_path"] == str(template)
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        pytest.param(
+            {"instances": "4", "workers": "4"},
+            f"The pools do not fit: 4 instances {TIMES} 4 workers {TIMES}"
+            " (5 pool_size + 10 max_overflow)"
+            " + 10 reserved = 250 connections, more than max_connections = 100. To fit, lower the"
+            " pools to pool_size=5 and max_overflow=0 (5 per worker), raise max_connections to"
+            " 250, or put PgBouncer in front (connection_pooler=pgbouncer).",
+            id="pools-too-big",
+        ),
+        pytest.param(
+            {"instances": "3", "workers": "2", "pool_size": "20", "max_overflow": "0"},
+            f"The pools do not fit: 3 instances {TIMES} 2 workers {TIMES}"
+            " (20 pool_size + 0 max_overflow)"
+            " + 10 reserved = 130 connections, more than max_connections = 100. To fit, lower the"
+            " pools to pool_size=15 and max_overflow=0 (15 per worker), raise max_connections to"
+            " 130, or put PgBouncer in front (connection_pooler=pgbouncer).",
+            id="pool-size-too-big",
+        ),
+        pytest.param(
+            {"instances": "20", "workers": "8"},
+            f"The pools do not fit: 20 instances {TIMES} 8 workers {TIMES}"
+            " (5 pool_size + 10 max_overflow)"
+            " + 10 reserved = 2410 connections, more than max_connections = 100. To fit, run at"
+            " most 90 worker processes in all, raise max_connections to 2410, or put PgBouncer in"
+            " front (connection_pooler=pgbouncer).",
+            id="too-many-processes",
+        ),
+        pytest.param(
+            {"connection_pooler": "pgbouncer", "pgbouncer_pool_size": "95"},
+            "PgBouncer's pool does not fit: 95 pgbouncer_pool_size + 10 reserved = 105"
+            " connections, more than max_connections = 100. To fit, lower pgbouncer_pool_size to"
+            " 90 or raise max_connections to 105.",
+            id="pgbouncer-pool-too-big",
+        ),
+    ],
+)
+def test_connection_budget_that_does_not_fit_is_refused_with_the_arithmetic(
+    answers: dict[str, str], message: str, template: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="max_connections") as error:
+        copy(template, tmp_path / "service", **answers)
+
+    assert str(error.value) == f"Validation error for question 'max_connections': {message}"
+
+
+def test_suggested_pool_values_fit_the_budget(template: Path, tmp_path: Path) -> None:
+    copy(
+        template,
+        tmp_path,
+        instances="4",
+        workers="4",
+        pool_size="5",
+        max_overflow="0",
+    )
+
+    settings = (tmp_path / "src" / "my_service" / "settings.py").read_text()
+    assert "pool_size: Annotated[int, Field(ge=1)] = 5" in settings
+    assert "max_overflow: Annotated[int, Field(ge=0)] = 0" in settings
+
+
+def test_pool_answers_are_neither_asked_nor_recorded_for_sqlite(
+    template: Path, tmp_path: Path
+) -> None:
+    copy(template, tmp_path, db_driver="aiosqlite", test_db_strategy="sqlite_memory")
+
+    answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
+    assert {"connection_pooler", "pool_size", "max_connections"}.isdisjoint(answers)
