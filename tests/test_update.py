@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -175,6 +176,9 @@ USER_ENV = "DATABASE__URL=postgresql+asyncpg://catalogue:secret@db.internal:5432
 # Edits the team makes to the template's own files where the template changes the same line.
 USER_DOCSTRING = '"""Our settings: every value can be overridden by an environment variable."""'
 
+# A template file the team deleted: it must not come back.
+USER_DELETED = "tests/test_isolation.py"
+
 Edit = Callable[[str], str]
 
 
@@ -211,6 +215,8 @@ def apply_edits(project: Path, edits: dict[str, Edit]) -> None:
     for name, edit in edits.items():
         path = project / name
         path.write_text(edit(path.read_text() if path.exists() else ""))
+    assert (project / USER_DELETED).is_file(), f"the template no longer renders {USER_DELETED}"
+    (project / USER_DELETED).unlink()
 
 
 # --- plumbing -----------------------------------------------------------------------------------
@@ -263,6 +269,16 @@ def update(project: Path, **data: str) -> None:
     hand_over(project)
 
 
+def check_update(project: Path) -> int:
+    """`copier check-update --quiet`: exits 2 when a newer template version is available."""
+    return subprocess.run(
+        [sys.executable, "-m", "copier", "check-update", "--quiet", str(project)],
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        check=False,
+    ).returncode
+
+
 def render_fresh(template: Path, destination: Path, ref: str, **data: str) -> dict[str, bytes]:
     """What the template at `ref` renders for these answers, file by file (no task runs)."""
     copier.run_copy(
@@ -302,6 +318,7 @@ class Scenario:
     edits: dict[str, Edit]
     new_project_status: str
     new_project_log: list[str]
+    check_update_before: int
 
     def expected(self, fresh: dict[str, bytes]) -> dict[str, bytes]:
         """A fresh render of the new version with the team's edits applied on top."""
@@ -346,6 +363,7 @@ def scenario(
     commit_all(template, "Fix the settings docstring, add a README section, .editorconfig, .env")
     git(template, "tag", "v1.1.0")
 
+    check_update_before = check_update(path)
     update(path)
     update(conflicted)
 
@@ -360,6 +378,7 @@ def scenario(
         edits,
         new_project_status,
         new_project_log,
+        check_update_before,
     )
 
 
@@ -384,6 +403,13 @@ def test_a_new_project_is_a_git_repository_with_everything_committed(scenario: S
 
 
 # --- the update ----------------------------------------------------------------------------------
+
+
+def test_check_update_reports_a_new_version_only_until_the_project_is_updated(
+    scenario: Scenario,
+) -> None:
+    assert scenario.check_update_before == 2
+    assert check_update(scenario.project.path) == 0
 
 
 def test_the_update_records_the_new_template_version(scenario: Scenario) -> None:
@@ -416,11 +442,16 @@ def test_every_other_file_is_exactly_what_the_new_version_renders(
     scenario: Scenario, fresh: dict[str, bytes]
 ) -> None:
     updated = snapshot(scenario.project.path)
-    untouched = (set(fresh) | set(updated)) - set(scenario.edits)
+    untouched = (set(fresh) | set(updated)) - set(scenario.edits) - {USER_DELETED}
 
     assert {name: updated.get(name) for name in untouched} == {
         name: fresh.get(name) for name in untouched
     }
+
+
+def test_a_file_the_team_deleted_stays_deleted(scenario: Scenario, fresh: dict[str, bytes]) -> None:
+    assert USER_DELETED in fresh
+    assert not (scenario.project.path / USER_DELETED).exists()
 
 
 def test_the_teams_env_file_is_kept_though_the_new_version_renders_one(
@@ -518,7 +549,7 @@ def test_changing_the_driver_on_update_rerenders_the_templates_files_for_it(
     switched: Project, fresh_psycopg: dict[str, bytes], scenario: Scenario
 ) -> None:
     updated = snapshot(switched.path)
-    untouched = set(fresh_psycopg) - set(scenario.edits)
+    untouched = set(fresh_psycopg) - set(scenario.edits) - {USER_DELETED}
 
     assert {name: updated.get(name) for name in untouched} == {
         name: fresh_psycopg[name] for name in untouched
