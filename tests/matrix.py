@@ -17,7 +17,7 @@ import copier
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_PARTS = ("copier.yml", "template")
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,13 @@ def refusal(template: Path, data: dict[str, str]) -> str | None:
     with tempfile.TemporaryDirectory() as destination:
         try:
             copier.run_copy(
-                str(template), destination, data=data, defaults=True, pretend=True, quiet=True
+                str(template),
+                destination,
+                data=data,
+                defaults=True,
+                pretend=True,
+                quiet=True,
+                unsafe=True,
             )
         except ValueError as error:
             return str(error)

@@ -11,7 +11,9 @@ from .matrix import Case, invalid_cases
 
 
 def copy(template: Path, destination: Path, **data: str) -> None:
-    copier.run_copy(str(template), str(destination), data=data, defaults=True, quiet=True)
+    copier.run_copy(
+        str(template), str(destination), data=data, defaults=True, quiet=True, unsafe=True
+    )
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in invalid_cases()])
