@@ -26,7 +26,7 @@ import uv
 import yaml
 from pre_commit import clientlib
 
-from .conftest import POSTGRES_SCHEMES
+from .conftest import POSTGRES_SCHEMES, iter_text
 from .matrix import Case, valid_cases
 from .project import Project, as_project_user, hand_over
 from .test_combinations import assert_ok, database_url, free_port, wait_until_listening
@@ -315,7 +315,7 @@ def test_env_example_sets_exactly_the_services_settings(project: Project) -> Non
 def test_env_example_mentions_only_variables_something_reads(project: Project) -> None:
     _, commented = env_example(project)
     documents = {".env.example", "README.md"}
-    others = "\n".join(path.read_text() for path in project.files() if path.name not in documents)
+    others = "\n".join(text for path, text in iter_text(project) if path.name not in documents)
     assert sorted(name for name in commented if name not in others) == []
 
 
