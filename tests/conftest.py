@@ -151,6 +151,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not files:
         return
     columns = ["render", "install", "ruff", "format", "mypy", "alembic", "tests", "serve"]
+    columns += ["ship", "image"]  # the ship files' validators, the image build replayed
     write = terminalreporter.write_line
     terminalreporter.section("time per case (s)")
     write(f"{'case':<32}" + "".join(f"{name:>9}" for name in columns) + f"{'total':>9}")

@@ -21,7 +21,7 @@ import copier
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_PARTS = ("copier.yml", "template")
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
 REFUSED_QUESTION = re.compile(r"Validation error for question '(\w+)'")
 
 
@@ -79,7 +79,13 @@ def outcome(template: Path, data: dict[str, str]) -> tuple[str | None, set[str]]
     with tempfile.TemporaryDirectory() as destination:
         try:
             worker = copier.run_copy(
-                str(template), destination, data=data, defaults=True, pretend=True, quiet=True
+                str(template),
+                destination,
+                data=data,
+                defaults=True,
+                pretend=True,
+                quiet=True,
+                unsafe=True,
             )
         except ValueError as error:
             refused = REFUSED_QUESTION.match(str(error))

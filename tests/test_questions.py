@@ -13,7 +13,9 @@ TIMES = "\N{MULTIPLICATION SIGN}"  # as the budget's arithmetic is written
 
 
 def copy(template: Path, destination: Path, **data: str) -> None:
-    copier.run_copy(str(template), str(destination), data=data, defaults=True, quiet=True)
+    copier.run_copy(
+        str(template), str(destination), data=data, defaults=True, quiet=True, unsafe=True
+    )
 
 
 @pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in invalid_cases()])

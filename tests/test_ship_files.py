@@ -1,0 +1,224 @@
+"""Every valid combination's ship files: valid against their published schemas, and consistent.
+
+The compose file and the workflow are checked against their schemas (check-jsonschema's vendored
+copies, so this works offline), the Dockerfile with hadolint, the pre-commit config with
+pre-commit. The commands the workflow, the hooks and the image run are compared with the ones
+the rendered README gives.
+"""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import uv
+from pre_commit import clientlib
+
+from .conftest import POSTGRES_SCHEMES, iter_text
+from .matrix import Case, valid_cases
+from .project import Project
+from .shipfiles import (
+    WORKFLOW,
+    dockerfile,
+    env_example,
+    image_command,
+    load_yaml,
+    readme_check_commands,
+    readme_commands,
+    run_commands,
+    starts_like_a_readme_command,
+    words,
+    workflow_commands,
+)
+from .test_combinations import assert_ok
+
+pytestmark = pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
+        for case in valid_cases()
+    ],
+)
+
+# The validators only read files, so they run as the harness itself, from its environment.
+TOOLS = Path(sys.executable).parent
+UV_IMAGE = re.compile(r"ghcr\.io/astral-sh/uv:(?P<tag>\S+)")
+
+
+def is_postgres(case: Case) -> bool:
+    return case["db_driver"] in POSTGRES_SCHEMES
+
+
+def validate(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    with project.timed("ship"):
+        return subprocess.run(
+            args, cwd=project.path, capture_output=True, text=True, timeout=120, check=False
+        )
+
+
+# ---- schemas and linters -------------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_spec(project: Project) -> None:
+    schema = ("--builtin-schema", "vendor.compose-spec")
+    assert_ok(validate(project, str(TOOLS / "check-jsonschema"), *schema, "compose.yaml"))
+
+
+def test_workflow_matches_the_github_workflow_schema(project: Project) -> None:
+    schema = ("--builtin-schema", "vendor.github-workflows")
+    assert_ok(validate(project, str(TOOLS / "check-jsonschema"), *schema, WORKFLOW))
+
+
+def test_dockerfile_passes_hadolint(project: Project) -> None:
+    assert_ok(validate(project, str(TOOLS / "hadolint"), "--no-color", "Dockerfile"))
+
+
+def test_pre_commit_config_is_valid(project: Project) -> None:
+    pre_commit = TOOLS / "pre-commit"
+    assert_ok(validate(project, str(pre_commit), "validate-config", ".pre-commit-config.yaml"))
+    # pre-commit ignores unknown keys in a hook; a misspelt one would silently do nothing.
+    known = {item.key for item in clientlib.MANIFEST_HOOK_DICT.items if hasattr(item, "key")}
+    config = load_yaml(project, ".pre-commit-config.yaml")
+    unknown = [
+        f"{hook['id']}: {key}"
+        for repo in config["repos"]
+        for hook in repo["hooks"]
+        for key in hook
+        if key not in known
+    ]
+    assert unknown == []
+
+
+# ---- what the files say --------------------------------------------------------------------
+
+
+def test_compose_runs_migrations_to_completion_before_the_service(
+    case: Case, project: Project
+) -> None:
+    services = load_yaml(project, "compose.yaml")["services"]
+    assert words(shlex.join(services["migrate"]["command"])) == ["alembic", "upgrade", "head"]
+    waits_for = {name: body["condition"] for name, body in services["app"]["depends_on"].items()}
+    expected = {"migrate": "service_completed_successfully"}
+    if case.data.get("connection_pooler") == "pgbouncer":
+        expected["pgbouncer"] = "service_started"
+    if is_postgres(case):
+        expected["db"] = "service_healthy"
+        assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+        assert services["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert waits_for == expected
+    assert services["app"]["image"] == services["migrate"]["image"]
+
+
+def test_compose_has_no_database_server_for_sqlite(case: Case, project: Project) -> None:
+    services = set(load_yaml(project, "compose.yaml")["services"])
+    expected = {"db", "migrate", "app"} if is_postgres(case) else {"migrate", "app"}
+    if case.data.get("connection_pooler") == "pgbouncer":
+        expected.add("pgbouncer")
+    assert services == expected
+
+
+def test_workflow_tests_against_a_postgres_service_only_when_postgres(
+    case: Case, project: Project
+) -> None:
+    (job,) = load_yaml(project, WORKFLOW)["jobs"].values()
+    if not is_postgres(case):
+        assert "services" not in job
+        assert "env" not in job
+        return
+    postgres = job["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert "--health-cmd" in postgres["options"]
+    assert {"DATABASE__URL", "TEST_DATABASE_URL"} <= set(job["env"])
+    scheme = POSTGRES_SCHEMES[case["db_driver"]]
+    assert all(url.startswith(f"{scheme}://") for url in job["env"].values())
+
+
+def test_workflow_runs_only_commands_the_readme_gives(project: Project) -> None:
+    readme = readme_commands(project)
+    assert [c for c in workflow_commands(project) if c not in readme] == []
+
+
+def test_workflow_runs_every_check_and_the_tests_the_readme_gives(project: Project) -> None:
+    readme_test_command = "uv run pytest"
+    assert readme_test_command in readme_commands(project)
+    promised = [*readme_check_commands(project), readme_test_command]
+    assert [c for c in promised if c not in workflow_commands(project)] == []
+
+
+def test_pre_commit_hooks_run_readme_check_commands(project: Project) -> None:
+    config = load_yaml(project, ".pre-commit-config.yaml")
+    entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
+    assert entries
+    assert [e for e in entries if e not in readme_check_commands(project)] == []
+
+
+def test_image_installs_locked_and_serves_as_the_readme_runs(project: Project) -> None:
+    readme = readme_commands(project)
+    instructions = dockerfile(project)
+    installs = [
+        command
+        for instruction in instructions
+        if instruction.keyword == "RUN"
+        for command in run_commands(instruction)
+        if command.startswith("uv ")
+    ]
+    assert installs, "the Dockerfile installs nothing with uv"
+    assert all("--locked" in words(command) for command in installs), installs
+    shipped = [*installs, shlex.join(image_command(instructions))]
+    compose = load_yaml(project, "compose.yaml")["services"]
+    shipped.append(shlex.join(compose["migrate"]["command"]))
+    assert [c for c in shipped if not starts_like_a_readme_command(c, readme)] == []
+
+
+def test_image_and_workflow_use_one_python_version(project: Project) -> None:
+    (arg,) = [i for i in dockerfile(project) if i.keyword == "ARG" and "PYTHON" in i.arguments]
+    (job,) = load_yaml(project, WORKFLOW)["jobs"].values()
+    (setup,) = [step for step in job["steps"] if "astral-sh/setup-uv" in step.get("uses", "")]
+    assert arg.arguments == f"PYTHON_VERSION={setup['with']['python-version']}"
+
+
+def test_image_uses_the_uv_release_line_the_harness_locks_with(project: Project) -> None:
+    match = UV_IMAGE.search((project.path / "Dockerfile").read_text())
+    assert match, "the Dockerfile does not copy uv from its image"
+    version = subprocess.run(
+        [uv.find_uv_bin(), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert version.startswith(f"{match['tag']}."), f"harness uv {version}, image uv {match['tag']}"
+
+
+SETTING_NAMES = """
+import json
+import os
+from pydantic import BaseModel
+from {package}.settings import Settings
+
+def names(model, prefix=""):
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from names(field.annotation, f"{{prefix}}{{name.upper()}}__")
+        else:
+            yield f"{{prefix}}{{name.upper()}}"
+
+Settings(_env_file=".env.example")  # every value it gives must be valid
+print(json.dumps(sorted(names(Settings))))
+"""
+
+
+def test_env_example_sets_exactly_the_services_settings(project: Project) -> None:
+    script = SETTING_NAMES.format(package=project.package)
+    result = project.run(".venv/bin/python", "-c", script, phase="ship")
+    assert_ok(result)
+    settings = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assigned, _ = env_example(project)
+    assert sorted(settings - assigned) == [], "settings .env.example does not document"
+    assert sorted(assigned - settings) == [], ".env.example sets names the service does not read"
+
+
+def test_env_example_mentions_only_variables_something_reads(project: Project) -> None:
+    _, commented = env_example(project)
+    documents = {".env.example", "README.md"}
+    others = "\n".join(text for path, text in iter_text(project) if path.name not in documents)
+    assert sorted(name for name in commented if name not in others) == []
