@@ -53,15 +53,16 @@ async def list_authors(
     return Page(items=items, limit=limit, offset=offset)
 
 
-@router.get(
-    "/authors/export",
-    name="export_authors",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
-)
-async def export_authors(sessionmaker: SessionmakerDep) -> StreamingResponse:
+class NDJSONResponse(StreamingResponse):
+    """Newline-delimited JSON: one document per line, so a client can read as it arrives."""
+
+    media_type = "application/x-ndjson"
+
+
+@router.get("/authors/export", name="export_authors", response_class=NDJSONResponse)
+async def export_authors(sessionmaker: SessionmakerDep) -> NDJSONResponse:
     """Every author as newline-delimited JSON, in id order, however many there are."""
-    return StreamingResponse(_author_lines(sessionmaker), media_type="application/x-ndjson")
+    return NDJSONResponse(_author_lines(sessionmaker))
 
 
 async def _author_lines(sessionmaker: SessionmakerDep) -> AsyncIterator[str]:
