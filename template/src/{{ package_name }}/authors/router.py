@@ -1,10 +1,13 @@
 """HTTP endpoints of the sample domain."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response, status
+from fastapi.responses import StreamingResponse
 
-from ..db import SessionDep
+from ..audit.service import record_event
+from ..db import SessionDep, SessionmakerDep
 from . import service
 from .models import Author, Book
 from .schemas import (
@@ -50,9 +53,38 @@ async def list_authors(
     return Page(items=items, limit=limit, offset=offset)
 
 
+class NDJSONResponse(StreamingResponse):
+    """Newline-delimited JSON: one document per line, so a client can read as it arrives."""
+
+    media_type = "application/x-ndjson"
+
+
+@router.get("/authors/export", name="export_authors", response_class=NDJSONResponse)
+async def export_authors(sessionmaker: SessionmakerDep) -> NDJSONResponse:
+    """Every author as newline-delimited JSON, in id order, however many there are."""
+    return NDJSONResponse(_author_lines(sessionmaker))
+
+
+async def _author_lines(sessionmaker: SessionmakerDep) -> AsyncIterator[str]:
+    # The body is sent after the request's session has closed, so the stream opens its own.
+    async with sessionmaker() as session:
+        async for author in service.stream_authors(session):
+            yield AuthorRead.model_validate(author).model_dump_json() + "\n"
+
+
 @router.post("/authors", name="create_author", status_code=status.HTTP_201_CREATED)
-async def create_author(session: SessionDep, data: AuthorCreate) -> AuthorRead:
-    return AuthorRead.model_validate(await service.create_author(session, data=data))
+async def create_author(
+    session: SessionDep,
+    sessionmaker: SessionmakerDep,
+    background_tasks: BackgroundTasks,
+    data: AuthorCreate,
+) -> AuthorRead:
+    author = await service.create_author(session, data=data)
+    # Runs after the response, only if the request's transaction committed; see record_event.
+    background_tasks.add_task(
+        record_event, sessionmaker, action="author.created", subject=f"authors/{author.id}"
+    )
+    return AuthorRead.model_validate(author)
 
 
 @router.get("/authors/{author_id}", name="get_author")

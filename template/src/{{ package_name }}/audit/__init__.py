@@ -1,0 +1,1 @@
+"""An audit trail, written by background tasks after the request that caused an event."""

@@ -1,0 +1,20 @@
+"""HTTP endpoints of the audit trail."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ..db import SessionDep
+from . import service
+from .schemas import AuditEventRead
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/audit/events", name="list_audit_events")
+async def list_audit_events(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Most recent events to return.")] = 20,
+) -> list[AuditEventRead]:
+    events = await service.list_events(session, limit=limit)
+    return [AuditEventRead.model_validate(event) for event in events]
