@@ -29,6 +29,18 @@ DRIVER_WORDS = {
     "aiosqlite": re.compile(r"sqlite", re.IGNORECASE),
 }
 POSTGRES_WORDS = re.compile(r"postgres|\bpg_", re.IGNORECASE)
+# Words that give a test-database strategy away, each with the strategies whose projects may use it.
+STRATEGY_WORDS = {
+    re.compile(r"pytest[-_]postgresql|postgresql_proc"): {"throwaway"},
+    re.compile(r"\bTRUNCATE\b", re.IGNORECASE): {"fresh"},
+    re.compile(r"testrun_uid"): {"fresh"},
+    re.compile(r"join_transaction_mode|create_savepoint"): {
+        "rollback",
+        "throwaway",
+        "sqlite_memory",
+    },
+    re.compile(r"TEST_DATABASE_URL"): {"rollback", "fresh"},
+}
 
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
@@ -60,6 +72,24 @@ def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
     ]
     if case["db_driver"] not in POSTGRES_SCHEMES:
         others.append(POSTGRES_WORDS)
+    mentions = [
+        f"{path.relative_to(project.path)}: {match.group()}"
+        for path, text in iter_text(project)
+        for pattern in others
+        for match in [pattern.search(text)]
+        if match
+    ]
+    assert mentions == []
+
+
+def test_no_other_strategy_is_mentioned(case: Case, project: Project) -> None:
+    unknown = set().union(*STRATEGY_WORDS.values()) - set(choice_questions()["test_db_strategy"])
+    assert unknown == set(), "STRATEGY_WORDS names strategies copier.yml does not offer"
+    others = [
+        pattern
+        for pattern, strategies in STRATEGY_WORDS.items()
+        if case["test_db_strategy"] not in strategies
+    ]
     mentions = [
         f"{path.relative_to(project.path)}: {match.group()}"
         for path, text in iter_text(project)
