@@ -69,7 +69,7 @@ def main() -> None:
 
     server = PostgresServer(POSTGRES_URL)
     with tempfile.TemporaryDirectory() as scratch:
-        template = copy_template(Path(scratch) / "template")
+        template = copy_template(Path(scratch))
         base = workspace(Path(scratch))
         rows = []
         for case in valid_cases():
