@@ -39,6 +39,19 @@ NULLPOOL = re.compile(r"NullPool")
 # What only a project with its own pool has: pool settings, /metrics, the 503 on pool timeouts.
 POOL_WORDS = re.compile(r"max_overflow|pool_timeout|prometheus|/metrics", re.IGNORECASE)
 
+# Words that give a test-database strategy away, each with the strategies whose projects may use it.
+STRATEGY_WORDS = {
+    re.compile(r"pytest[-_]postgresql|postgresql_proc"): {"throwaway"},
+    re.compile(r"\bTRUNCATE\b", re.IGNORECASE): {"fresh"},
+    re.compile(r"testrun_uid"): {"fresh"},
+    re.compile(r"join_transaction_mode|create_savepoint"): {
+        "rollback",
+        "throwaway",
+        "sqlite_memory",
+    },
+    re.compile(r"TEST_DATABASE_URL"): {"rollback", "fresh"},
+}
+
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, describe(result)
@@ -101,6 +114,24 @@ def test_only_a_pgbouncer_project_mentions_pgbouncer(case: Case, project: Projec
 def test_only_a_pooled_project_has_pool_settings_and_metrics(case: Case, project: Project) -> None:
     pooled = case.data.get("connection_pooler") == "none"
     assert (mentions(project, POOL_WORDS) != []) == pooled, mentions(project, POOL_WORDS)
+
+
+def test_no_other_strategy_is_mentioned(case: Case, project: Project) -> None:
+    unknown = set().union(*STRATEGY_WORDS.values()) - set(choice_questions()["test_db_strategy"])
+    assert unknown == set(), "STRATEGY_WORDS names strategies copier.yml does not offer"
+    others = [
+        pattern
+        for pattern, strategies in STRATEGY_WORDS.items()
+        if case["test_db_strategy"] not in strategies
+    ]
+    found = [
+        f"{path.relative_to(project.path)}: {match.group()}"
+        for path, text in iter_text(project)
+        for pattern in others
+        for match in [pattern.search(text)]
+        if match
+    ]
+    assert found == []
 
 
 def test_ruff_check_passes(project: Project) -> None:
