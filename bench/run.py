@@ -47,8 +47,11 @@ end
 """
 POST_SCRIPT = """
 counter = 0
+local threads = 0
 function setup(thread)
-  thread:set("prefix", tostring(math.random(1, 1000000000)))
+  -- Unique per wrk run and thread: every name is new, so no request hits the unique constraint.
+  threads = threads + 1
+  thread:set("prefix", os.time() .. "-" .. threads)
 end
 request = function()
   counter = counter + 1
