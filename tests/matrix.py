@@ -12,12 +12,14 @@ import itertools
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import copier
+import pytest
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +117,8 @@ def valid_cases() -> list[Case]:
 
 def invalid_cases() -> list[Case]:
     return [case for case in cases() if case.refusal is not None]
+
+
+def each_case(cases: Iterable[Case]) -> pytest.MarkDecorator:
+    """Parametrize a test over these cases; conftest.py's scheduler groups tests by case id."""
+    return pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in cases])

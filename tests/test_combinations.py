@@ -10,16 +10,10 @@ import httpx
 import pytest
 
 from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name, iter_text
-from .matrix import Case, choice_questions, valid_cases
+from .matrix import Case, choice_questions, each_case, valid_cases
 from .project import Project, describe
 
-pytestmark = pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
-        for case in valid_cases()
-    ],
-)
+pytestmark = each_case(valid_cases())
 
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 # GitHub Actions expressions look like Jinja; in a workflow they are meant to be there.

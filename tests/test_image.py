@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from .conftest import POSTGRES_SCHEMES
-from .matrix import Case, valid_cases
+from .matrix import Case, each_case, valid_cases
 from .project import Project, as_project_user, hand_over
 from .shipfiles import (
     build_context,
@@ -27,13 +27,7 @@ from .shipfiles import (
 )
 from .test_combinations import assert_ok, database_url, free_port, wait_until_listening
 
-pytestmark = pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
-        for case in valid_cases()
-    ],
-)
+pytestmark = each_case(valid_cases())
 
 
 def test_image_build_steps_install_migrate_and_serve(

@@ -1,8 +1,6 @@
 """Strategies that promise parallel runs: the generated suite also passes on two xdist workers."""
 
-import pytest
-
-from .matrix import choice_questions, valid_cases
+from .matrix import choice_questions, each_case, valid_cases
 from .project import Project
 from .test_combinations import assert_ok
 
@@ -10,14 +8,7 @@ from .test_combinations import assert_ok
 PARALLEL_STRATEGIES = {"fresh"}
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
-        for case in valid_cases()
-        if case["test_db_strategy"] in PARALLEL_STRATEGIES
-    ],
-)
+@each_case(case for case in valid_cases() if case["test_db_strategy"] in PARALLEL_STRATEGIES)
 def test_generated_test_suite_passes_on_two_workers(project: Project) -> None:
     result = project.run("uv", "run", "pytest", "-p", "no:cacheprovider", "-n", "2", phase="tests")
     assert_ok(result)

@@ -7,7 +7,7 @@ import copier
 import pytest
 import yaml
 
-from .matrix import Case, invalid_cases
+from .matrix import Case, each_case, invalid_cases
 
 TIMES = "\N{MULTIPLICATION SIGN}"  # as the budget's arithmetic is written
 
@@ -18,7 +18,7 @@ def copy(template: Path, destination: Path, **data: str) -> None:
     )
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in invalid_cases()])
+@each_case(invalid_cases())
 def test_invalid_combination_is_refused(case: Case, template: Path, tmp_path: Path) -> None:
     with pytest.raises(
         ValueError, match=r"Validation error for question '\w+': [A-Z].+\."

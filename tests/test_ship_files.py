@@ -13,12 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import uv
 from pre_commit import clientlib
 
 from .conftest import POSTGRES_SCHEMES, iter_text
-from .matrix import Case, valid_cases
+from .matrix import Case, each_case, valid_cases
 from .project import Project
 from .shipfiles import (
     WORKFLOW,
@@ -35,13 +34,7 @@ from .shipfiles import (
 )
 from .test_combinations import assert_ok
 
-pytestmark = pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id))
-        for case in valid_cases()
-    ],
-)
+pytestmark = each_case(valid_cases())
 
 # The validators only read files, so they run as the harness itself, from its environment.
 TOOLS = Path(sys.executable).parent
