@@ -116,10 +116,10 @@ def test_answers_file_records_the_answers_for_copier_update(template: Path, tmp_
         pytest.param(
             {"instances": "4", "workers": "4"},
             f"The pools do not fit: 4 instances {TIMES} 4 workers {TIMES}"
-            " (5 pool_size + 10 max_overflow)"
-            " + 10 reserved = 250 connections, more than max_connections = 100. To fit, lower the"
+            " (15 pool_size + 5 max_overflow)"
+            " + 10 reserved = 330 connections, more than max_connections = 100. To fit, lower the"
             " pools to pool_size=5 and max_overflow=0 (5 per worker), raise max_connections to"
-            " 250, or put PgBouncer in front (connection_pooler=pgbouncer).",
+            " 330, or put PgBouncer in front (connection_pooler=pgbouncer).",
             id="pools-too-big",
         ),
         pytest.param(
@@ -134,9 +134,9 @@ def test_answers_file_records_the_answers_for_copier_update(template: Path, tmp_
         pytest.param(
             {"instances": "20", "workers": "8"},
             f"The pools do not fit: 20 instances {TIMES} 8 workers {TIMES}"
-            " (5 pool_size + 10 max_overflow)"
-            " + 10 reserved = 2410 connections, more than max_connections = 100. To fit, run at"
-            " most 90 worker processes in all, raise max_connections to 2410, or put PgBouncer in"
+            " (15 pool_size + 5 max_overflow)"
+            " + 10 reserved = 3210 connections, more than max_connections = 100. To fit, run at"
+            " most 90 worker processes in all, raise max_connections to 3210, or put PgBouncer in"
             " front (connection_pooler=pgbouncer).",
             id="too-many-processes",
         ),

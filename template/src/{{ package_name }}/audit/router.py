@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..db import SessionDep
+from ..db import ReadSessionDep
 from . import service
 from .schemas import AuditEventRead
 
@@ -13,7 +13,7 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit/events", name="list_audit_events")
 async def list_audit_events(
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Most recent events to return.")] = 20,
 ) -> list[AuditEventRead]:
     events = await service.list_events(session, limit=limit)

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit.service import record_event
-from ..db import SessionDep, SessionmakerDep
+from ..db import ReadSessionDep, SessionDep, SessionmakerDep
 from . import service
 from .models import Author, Book
 from .schemas import (
@@ -29,7 +30,7 @@ Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 
 
 async def _author_or_404(
-    session: SessionDep, author_id: int, *, with_books: bool = False
+    session: AsyncSession, author_id: int, *, with_books: bool = False
 ) -> Author:
     author = await service.get_author(session, author_id=author_id, with_books=with_books)
     if author is None:
@@ -37,7 +38,7 @@ async def _author_or_404(
     return author
 
 
-async def _book_or_404(session: SessionDep, book_id: int) -> Book:
+async def _book_or_404(session: AsyncSession, book_id: int) -> Book:
     book = await service.get_book(session, book_id=book_id)
     if book is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Book {book_id} does not exist.")
@@ -46,7 +47,7 @@ async def _book_or_404(session: SessionDep, book_id: int) -> Book:
 
 @router.get("/authors", name="list_authors")
 async def list_authors(
-    session: SessionDep, limit: Limit = 20, offset: Offset = 0
+    session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[AuthorRead]:
     authors = await service.list_authors(session, limit=limit, offset=offset)
     items = [AuthorRead.model_validate(author) for author in authors]
@@ -88,7 +89,7 @@ async def create_author(
 
 
 @router.get("/authors/{author_id}", name="get_author")
-async def get_author(session: SessionDep, author_id: int) -> AuthorWithBooks:
+async def get_author(session: ReadSessionDep, author_id: int) -> AuthorWithBooks:
     author = await _author_or_404(session, author_id, with_books=True)
     return AuthorWithBooks.model_validate(author)
 
@@ -107,7 +108,7 @@ async def delete_author(session: SessionDep, author_id: int) -> Response:
 
 @router.get("/books", name="list_books")
 async def list_books(
-    session: SessionDep, limit: Limit = 20, offset: Offset = 0
+    session: ReadSessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[BookWithAuthor]:
     books = await service.list_books(session, limit=limit, offset=offset)
     items = [BookWithAuthor.model_validate(book) for book in books]
@@ -120,7 +121,7 @@ async def create_book(session: SessionDep, data: BookCreate) -> BookRead:
 
 
 @router.get("/books/{book_id}", name="get_book")
-async def get_book(session: SessionDep, book_id: int) -> BookWithAuthor:
+async def get_book(session: ReadSessionDep, book_id: int) -> BookWithAuthor:
     return BookWithAuthor.model_validate(await _book_or_404(session, book_id))
 
 
