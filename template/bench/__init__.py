@@ -1,0 +1,1 @@
+"""Load benchmark of this service against a ceiling: `uv run python -m bench` (see README.md)."""

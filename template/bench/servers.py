@@ -1,0 +1,95 @@
+"""The two servers under test, started as the container image starts the service."""
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .wrk import BOOKS, PAGE
+
+# What both servers must answer alike before anything is measured.
+SAME_ANSWERS = ["/books/1", f"/books/{BOOKS}", f"/books?limit={PAGE}&offset=123", "/books/0"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """`uvicorn --factory APP` with WEB_CONCURRENCY workers, as the Dockerfile's CMD runs it."""
+
+    def __init__(self, app: str, *, env: dict[str, str], workers: int) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "WEB_CONCURRENCY": str(workers)}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Server":
+        command = [sys.executable, "-m", "uvicorn", "--factory", self.app]
+        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        # The access log is on, as in the image; its lines are dropped, errors still show.
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL)
+        self.wait_until_ready()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.app} exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/books/1", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"{self.app} did not answer GET /books/1 within {seconds} s")
+
+
+def shape(body: Any) -> str:
+    """The JSON with every digit a 0: ids and times may differ, their form may not."""
+    return re.sub(r"\d", "0", json.dumps(body))
+
+
+def agree(ceiling: Server, service: Server) -> None:
+    """Refuse to measure unless both servers answer every scenario's request alike."""
+    differences = []
+    for path in SAME_ANSWERS:
+        first, second = (httpx.get(server.url + path) for server in (ceiling, service))
+        if (first.status_code, first.json()) != (second.status_code, second.json()):
+            differences.append(f"GET {path}: {first.text} <> {second.text}")
+    first, second = (
+        httpx.post(f"{server.url}/authors", json={"name": f"bench check {name}"})
+        for name, server in (("ceiling", ceiling), ("service", service))
+    )
+    names = [answer.json().pop("name", None) for answer in (first, second)]
+    if (
+        (first.status_code, second.status_code) != (201, 201)
+        or names != ["bench check ceiling", "bench check service"]
+        or shape({**first.json(), "name": ""}) != shape({**second.json(), "name": ""})
+    ):
+        differences.append(f"POST /authors: {first.text} <> {second.text}")
+    if differences:
+        report = "\n".join(differences)
+        raise SystemExit(f"The ceiling and the service answer differently:\n{report}")
