@@ -152,6 +152,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     columns = ["render", "install", "ruff", "format", "mypy", "alembic", "tests", "serve"]
     columns += ["ship", "image"]  # the ship files' validators, the image build replayed
+    columns += ["bench"]  # the project's own benchmark, a short run
     write = terminalreporter.write_line
     terminalreporter.section("time per case (s)")
     write(f"{'case':<32}" + "".join(f"{name:>9}" for name in columns) + f"{'total':>9}")
@@ -159,6 +160,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         timings = json.loads(file.read_text())
         cells = "".join(f"{timings.get(name, 0.0):>9.1f}" for name in columns)
         write(f"{file.stem:<32}{cells}{sum(timings.values()):>9.1f}")
+
+
+def database_url(
+    case: Case, project: Project, postgres: PostgresServer | None, purpose: str
+) -> str:
+    """A fresh database for one check: a new PostgreSQL database, or a new SQLite file."""
+    if case["db_driver"] in POSTGRES_SCHEMES:
+        name = database_name(case, purpose)
+        assert postgres is not None, "a PostgreSQL case needs the postgres fixture"
+        postgres.recreate(name)
+        return postgres.url(POSTGRES_SCHEMES[case["db_driver"]], name)
+    return f"sqlite+aiosqlite:///{project.path / f'{purpose}.db'}"
 
 
 def iter_text(project: Project) -> Iterator[tuple[Path, str]]:

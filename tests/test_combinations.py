@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name, iter_text
+from .conftest import POSTGRES_SCHEMES, database_url, iter_text
 from .matrix import Case, choice_questions, each_case, valid_cases
 from .project import Project, describe
 
@@ -49,15 +49,6 @@ STRATEGY_WORDS = {
 
 def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, describe(result)
-
-
-def database_url(case: Case, project: Project, postgres: PostgresServer, purpose: str) -> str:
-    """A fresh database for one check: a new PostgreSQL database, or a new SQLite file."""
-    if case["db_driver"] in POSTGRES_SCHEMES:
-        name = database_name(case, purpose)
-        postgres.recreate(name)
-        return postgres.url(POSTGRES_SCHEMES[case["db_driver"]], name)
-    return f"sqlite+aiosqlite:///{project.path / f'{purpose}.db'}"
 
 
 def test_no_jinja_is_left_over(project: Project) -> None:

@@ -2,10 +2,15 @@
 
 import json
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -65,6 +70,28 @@ class Server:
                 pass
             time.sleep(0.1)
         raise SystemExit(f"{self.app} did not answer GET /books/1 within {seconds} s")
+
+
+@contextmanager
+def profile(server: Server, output: Path | None) -> Iterator[None]:
+    """Sample the server's processes with py-spy while the block runs (nothing if no output)."""
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: uv tool install py-spy (or pip install py-spy).")
+    assert server.process is not None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Collapsed stacks, one line each: speedscope.app and flamegraph.pl read them.
+    command = [spy, "record", "--subprocesses", "--nonblocking", "--format", "raw"]
+    command += ["--pid", str(server.process.pid), "--output", f"{output}.txt"]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        recorder.wait(timeout=60)
 
 
 def shape(body: Any) -> str:
