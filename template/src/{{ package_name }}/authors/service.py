@@ -9,7 +9,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from .models import Author, Book
 from .schemas import AuthorCreate, AuthorUpdate, BookCreate, BookUpdate
 
-# A book always has an author (author_id is NOT NULL): an inner join, which plans better than an outer one.
+# A book always has an author (author_id is NOT NULL), so an inner join: it plans better than
+# an outer one.
 WITH_AUTHOR = joinedload(Book.author, innerjoin=True)
 
 
