@@ -39,11 +39,15 @@ class Server:
         self.env = {**env, "WEB_CONCURRENCY": str(workers)}
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def command(self) -> list[str]:
+        """The Dockerfile's CMD, but this app, host and port, and this virtual environment."""
+        args = ["--factory", self.app, "--host", "127.0.0.1", "--port", str(self.port)]
+        return [sys.executable, "-m", "uvicorn", *args]
+
     def __enter__(self) -> "Server":
-        command = [sys.executable, "-m", "uvicorn", "--factory", self.app]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
         # The access log is on, as in the image; its lines are dropped, errors still show.
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=subprocess.DEVNULL)
         self.wait_until_ready()
         return self
 

@@ -48,6 +48,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx answers, connection errors and timeouts
+    error_kinds: str  # what wrk said of them, or ""
 
 
 def find_wrk() -> str:
@@ -87,9 +88,11 @@ def run(url: str, script: Path, *, seconds: int, connections: int) -> Result:
     )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    kinds = [match[0] for match in (socket_errors, non_2xx) if match]
     return Result(
         requests_per_second=float(field(r"Requests/sec:\s+([\d.]+)", output)),
         p50_ms=milliseconds(field(r"\s50%\s+(\S+)", output)),
         p99_ms=milliseconds(field(r"\s99%\s+(\S+)", output)),
         errors=errors + (int(non_2xx[1]) if non_2xx else 0),
+        error_kinds="; ".join(kinds),
     )
