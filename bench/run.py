@@ -49,6 +49,7 @@ def main() -> int:
     answers = dict(item.split("=", 1) for item in args.data)
     bench_args = [arg for arg in args.bench_args if arg != "--"]
     with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "template").mkdir()
         template = copy_template(Path(folder, "template"))
         project = Path(folder, "service")
         copier.run_copy(
