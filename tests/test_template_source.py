@@ -1,4 +1,4 @@
-"""The template's Python sources stay readable as Python: few conditionals, none in an import or a docstring.
+"""Template Python files stay readable: few conditionals, none in an import or a docstring.
 
 A file that needs more branches than this is two files with conditional names (the conftests show
 how), so that each rendered module reads as if written for its answers. These checks read the
@@ -19,7 +19,7 @@ CONDITIONAL_TAG = re.compile(r"\{%-?\s*(?:if|elif)\b")
 # A Jinja tag of any kind, or an expression that chooses between values ({{ a if b else c }}).
 BRANCHING = re.compile(r"\{%|\{\{[^}]*\bif\b")
 IMPORT = re.compile(r"\s*(?:import\s|from\s+\S+\s+import\b)")
-DOCSTRING_START = re.compile(r"\s*[rRuU]?(\"\"\"|''')")
+TRIPLE_QUOTED = re.compile(r"[rRbBuUfF]{0,2}(\"\"\"|''')(?P<body>.*?)\1", re.DOTALL)
 
 
 def rendered_name(path: Path) -> str:
@@ -64,25 +64,16 @@ def import_statements(text: str) -> Iterator[tuple[int, str]]:
 
 
 def docstrings(text: str) -> Iterator[tuple[int, str]]:
-    """Each triple-quoted string that stands as a statement of its own, with its first line number.
+    """Each triple-quoted string that starts its line, with its line number: a docstring's shape.
 
-    That is the shape of a docstring; the template has no other triple-quoted string that starts a
-    line, and if it had one, a Jinja tag would not belong in it either.
+    Every triple-quoted string is matched, so that one opened at the end of a line (`x = f'''`)
+    cannot be taken for a docstring's end. A non-docstring that starts a line is held to the same
+    rule.
     """
-    lines = text.splitlines()
-    number = 0
-    while number < len(lines):
-        start = DOCSTRING_START.match(lines[number])
-        if not start:
-            number += 1
-            continue
-        quote, first = start[1], number
-        body = lines[number][start.end() :]
-        while quote not in body and number + 1 < len(lines):
-            number += 1
-            body += "\n" + lines[number]
-        yield first + 1, body.partition(quote)[0]
-        number += 1
+    for match in TRIPLE_QUOTED.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if not text[line_start : match.start()].strip():
+            yield text.count("\n", 0, match.start()) + 1, match["body"]
 
 
 def branching_imports(text: str) -> list[int]:
