@@ -7,7 +7,7 @@ import copier
 import pytest
 import yaml
 
-from .matrix import Case, each_case, invalid_cases
+from harness.matrix import Case, each_case, invalid_cases
 
 TIMES = "\N{MULTIPLICATION SIGN}"  # as the budget's arithmetic is written
 
