@@ -84,8 +84,9 @@ def claim(case: Case, testrun_uid: str) -> None:
     except FileExistsError:
         owner = (claims / case.id).read_text()
         pytest.fail(
-            f"{case.id} was already rendered by {owner}, and {worker} got tests of it too: run"
-            " with `--dist loadgroup` (pyproject.toml's addopts) so that one worker takes a case.",
+            f"{case.id} was already rendered by {owner}, and {worker} got tests of it too: a"
+            " case's tests must run on one worker (`--dist loadgroup`, pyproject.toml's addopts,"
+            " with the xdist_group marks of each_case; pytest 9.2 breaks them, see the pin).",
             pytrace=False,
         )
 
