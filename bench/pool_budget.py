@@ -192,6 +192,8 @@ def main() -> int:
             f"keep --concurrency within 1..{MAX_CONCURRENCY}, --seconds within 0..{MAX_SECONDS}"
         )
 
+    if args.project and args.data:
+        parser.error("--data answers a render; a --project was rendered with its own answers")
     extra = dict(item.split("=", 1) for item in args.env)
     sized = sorted(
         name for name in extra if name in {"DATABASE__POOL_SIZE", "DATABASE__MAX_OVERFLOW"}
