@@ -1,6 +1,6 @@
 """Every generated project's own benchmark runs: both servers answer alike and no request fails.
 
-A short run (the numbers mean nothing here); `bench/run.py` is the long one.
+A short run (the numbers mean nothing here); `python -m bench.run` is the long one.
 """
 
 import pytest
