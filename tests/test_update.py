@@ -25,13 +25,21 @@ import plumbum
 import pytest
 import yaml
 
-from .conftest import PostgresServer, database_name
-from .matrix import Case, copy_template
-from .project import Project, clean_environment, describe, hand_over, run_token, workspace
+from harness.matrix import Case, copy_template
+from harness.postgres import PostgresServer
+from harness.project import (
+    Project,
+    assert_ok,
+    clean_environment,
+    database_name,
+    hand_over,
+    run_token,
+    workspace,
+)
 
-# One scope for the xdist scheduler (the "[update]" suffix): every test here runs on one worker,
-# in file order, against projects built once.
-pytestmark = pytest.mark.parametrize("run", [pytest.param("update", id="update")], scope="module")
+# One xdist group (under --dist loadgroup): every test here runs on one worker, in file order,
+# against projects built once.
+pytestmark = pytest.mark.xdist_group("update")
 
 # Rows of the harness's timing table (and parts of database names) for the two projects here.
 SCENARIO = Case(answers=(("scenario", "update"),), refusal=None)
@@ -329,9 +337,7 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(
-    run: str, tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
-) -> Scenario:
+def scenario(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Scenario:
     GIT_CONFIG.write_text(GIT_CONFIG_TEXT)
     template = copy_template(tmp_path_factory.mktemp("template-history"))
     git(template, "init", "--quiet")
@@ -388,10 +394,6 @@ def fresh(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> dict[
     del answers[RENAMED_FROM]
     destination = tmp_path_factory.mktemp("fresh-v1.1.0") / "catalogue"
     return render_fresh(scenario.template, destination, "v1.1.0", **answers)
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, describe(result)
 
 
 # --- a new project -------------------------------------------------------------------------------
