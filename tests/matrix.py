@@ -24,7 +24,8 @@ import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
-REFUSED_QUESTION = re.compile(r"Validation error for question '(\w+)'")
+# A question's validator refuses with the first wording, a choice's own validator with the second.
+REFUSED_QUESTION = re.compile(r"(?:Validation error for question|Invalid choice for) '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,15 @@ def questions() -> dict[str, Any]:
     return {name: body for name, body in spec.items() if not name.startswith("_")}
 
 
+def choice_value(choice: Any) -> str:
+    """A choice's value, also when it has its own validator ({value: ..., validator: ...})."""
+    return choice["value"] if isinstance(choice, dict) else choice
+
+
 def choice_questions() -> dict[str, list[str]]:
     """Each asked question with choices, mapped to its choice values, in copier.yml's order."""
     return {
-        name: list(body["choices"].values())
+        name: [choice_value(choice) for choice in body["choices"].values()]
         if isinstance(body["choices"], dict)
         else list(body["choices"])
         for name, body in questions().items()
