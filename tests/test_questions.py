@@ -1,6 +1,7 @@
 """Answers Copier must refuse, each with a sentence that says what to do instead."""
 
 import re
+import sys
 from pathlib import Path
 
 import copier
@@ -277,3 +278,14 @@ def test_pool_answers_are_neither_asked_nor_recorded_for_sqlite(
 
     answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
     assert {"connection_pooler", "pool_size", "max_connections"}.isdisjoint(answers)
+
+
+def test_the_refused_stdlib_names_include_every_module_of_the_running_python() -> None:
+    """hooks/stdlib_modules.txt is written by scripts/stdlib_names.py; rerun it if this fails."""
+    listed = (TEMPLATE_ROOT / "hooks" / "stdlib_modules.txt").read_text().split("\n")
+    names = {name for name in listed if name and not name.startswith("#")}
+    could_be_a_package = re.compile(r"^[a-z][a-z0-9_]*$")
+    running = {name for name in sys.stdlib_module_names if could_be_a_package.match(name)}
+
+    assert running - names == set()
+    assert "test" in names
