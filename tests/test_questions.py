@@ -8,7 +8,15 @@ import copier
 import pytest
 import yaml
 
-from .matrix import TEMPLATE_ROOT, Case, each_case, invalid_cases, questions
+from .matrix import (
+    TEMPLATE_ROOT,
+    Case,
+    each_case,
+    invalid_cases,
+    questions,
+    valid_cases,
+    value_coverage_cases,
+)
 
 
 def copy(template: Path, destination: Path, **data: str) -> None:
@@ -289,3 +297,35 @@ def test_the_refused_stdlib_names_include_every_module_of_the_running_python() -
 
     assert running - names == set()
     assert "test" in names
+
+
+# The edge of what each number question accepts (tests above show one step past it is refused).
+NUMBER_BOUNDARIES = {
+    "max_connections": "1",
+    "reserved_connections": "0",
+    "pgbouncer_pool_size": "1",
+    "workers": "1",
+    "instances": "1",
+    "pool_size": "1",
+    "max_overflow": "0",
+    "pool_timeout": "300",
+    "pool_recycle": "-1",
+}
+
+
+def test_every_bool_value_and_number_boundary_is_rendered_by_some_case() -> None:
+    rendered = [case.data for case in valid_cases()]
+    for name, body in questions().items():
+        if not isinstance(body, dict) or body.get("when") is False:
+            continue
+        if body.get("type") == "bool":
+            seen = {str(answers.get(name, body["default"])).lower() for answers in rendered}
+            assert seen == {"true", "false"}, f"{name} is never rendered with another answer"
+        elif body.get("type") in {"int", "float"}:
+            assert name in NUMBER_BOUNDARIES, f"say which answer of {name} is its boundary"
+            edge = NUMBER_BOUNDARIES[name]
+            assert any(answers.get(name) == edge for answers in rendered), f"{name}={edge}"
+
+
+def test_copier_accepts_every_value_coverage_case() -> None:
+    assert [(case.id, case.refusal) for case in value_coverage_cases() if case.refusal] == []
