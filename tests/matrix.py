@@ -172,7 +172,7 @@ VALUE_COVERAGE = {
     # SQLite with the longest names the questions accept.
     "cover-aiosqlite-longest-names": {
         "project_name": "Email " + "Ä" * 44,
-        "package_name": "e" * 40,
+        "package_name": "e" * 30,
         "db_driver": "aiosqlite",
         "test_db_strategy": "sqlite_memory",
     },

@@ -303,7 +303,7 @@ def test_an_over_budget_pool_is_refused_at_its_prompt_and_the_correction_accepte
         pytest.param("Café Réservations", "cafe_reservations", id="non-ascii"),
         pytest.param(
             "Inventory Reservation Service for Warehouses",
-            "inventory_reservation_service_for_wareho",
+            "inventory_reservation_service",
             id="long",
         ),
     ],

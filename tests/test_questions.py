@@ -90,7 +90,7 @@ def test_invalid_combination_is_refused(case: Case, template: Path, tmp_path: Pa
         pytest.param(
             {"package_name": "sqlalchemy"}, "Shadows a library the service uses", id="library"
         ),
-        pytest.param({"package_name": "x" * 41}, "Use at most 40 characters", id="package-long"),
+        pytest.param({"package_name": "x" * 31}, "Use at most 30 characters", id="package-long"),
         pytest.param({"description": ""}, "Describe the service in a sentence", id="blank"),
         pytest.param(
             {"description": "word " * 20}, "At most 80 characters (it is 100)", id="long-text"
@@ -150,7 +150,7 @@ def test_bad_answer_is_refused_with_a_clear_message(
         pytest.param("Café Réservations", "cafe_reservations", "cafe-reservations", id="accents"),
         pytest.param(
             "Inventory Reservation Service for Warehouses",
-            "inventory_reservation_service_for_wareho",
+            "inventory_reservation_service",
             "inventory-reservation-service-for-warehouses",
             id="long",
         ),
