@@ -155,7 +155,7 @@ VALUE_COVERAGE = {
         "reserved_connections": "99",
         "workers": "8",
         "instances": "4",
-        "pool_timeout": "0.5",
+        "pool_timeout": "12.5",
         "pool_recycle": "1",
     },
     # PgBouncer with a single server connection, the whole server given to it; a stdlib-like name.
