@@ -143,7 +143,7 @@ VALUE_COVERAGE = {
         "pool_recycle": "-1",
         "pool_pre_ping": "false",
     },
-    # Many processes sharing a server: pool defaults derived from the capacity; a non-ASCII name.
+    # Many processes sharing a server: pools of 6 + 0, derived from the capacity; a non-ASCII name.
     "cover-psycopg-many-processes": {
         "project_name": "Café Réservations",
         "description": "Réservations de tables, en un mot : " + "x" * 44,
@@ -151,10 +151,10 @@ VALUE_COVERAGE = {
         "test_db_strategy": "fresh",
         "connection_pooler": "none",
         "tune_pool": "true",
-        "max_connections": "1000",
-        "reserved_connections": "99",
-        "workers": "8",
-        "instances": "4",
+        "max_connections": "200",
+        "reserved_connections": "20",
+        "workers": "3",
+        "instances": "10",
         "pool_timeout": "12.5",
         "pool_recycle": "1",
     },
