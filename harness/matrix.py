@@ -24,17 +24,20 @@ import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
-REFUSED_QUESTION = re.compile(r"Validation error for question '(\w+)'")
+# A question's validator refuses with the first wording, a choice's own validator with the second.
+REFUSED_QUESTION = re.compile(r"(?:Validation error for question|Invalid choice for) '(\w+)'")
 
 
 @dataclass(frozen=True)
 class Case:
     answers: tuple[tuple[str, str], ...]
     refusal: str | None
+    # A value-coverage case is named, not spelled out: its answers include names and numbers.
+    label: str | None = None
 
     @property
     def id(self) -> str:
-        return "-".join(value for _, value in self.answers)
+        return self.label or "-".join(value for _, value in self.answers)
 
     @property
     def data(self) -> dict[str, str]:
@@ -65,10 +68,15 @@ def questions() -> dict[str, Any]:
     return {name: body for name, body in spec.items() if not name.startswith("_")}
 
 
+def choice_value(choice: Any) -> str:
+    """A choice's value, also when it has its own validator ({value: ..., validator: ...})."""
+    return choice["value"] if isinstance(choice, dict) else choice
+
+
 def choice_questions() -> dict[str, list[str]]:
     """Each asked question with choices, mapped to its choice values, in copier.yml's order."""
     return {
-        name: list(body["choices"].values())
+        name: [choice_value(choice) for choice in body["choices"].values()]
         if isinstance(body["choices"], dict)
         else list(body["choices"])
         for name, body in questions().items()
@@ -130,8 +138,78 @@ def cases() -> tuple[Case, ...]:
     return tuple(found.values())
 
 
+# Beyond the full product of the choices that change the rendered files: each remaining value of
+# every other bool and choice question, and the number answers at their boundaries, spread over a
+# few cases that each combine several non-default answers (the full product of those would be
+# thousands of renders). Every check runs on them as on the product's cases.
+# tests/test_questions.py checks that each such value is covered and that Copier accepts each case.
+VALUE_COVERAGE = {
+    # The smallest pools there are, never pinged, never recycled; a long name, which the project's
+    # own ruff and formatter see in titles and docstrings.
+    "cover-asyncpg-smallest-pool": {
+        "project_name": "Inventory Reservation Service",
+        "db_driver": "asyncpg",
+        "test_db_strategy": "rollback",
+        "connection_pooler": "none",
+        "tune_pool": "true",
+        "max_connections": "1",
+        "reserved_connections": "0",
+        "workers": "1",
+        "instances": "1",
+        "pool_size": "1",
+        "max_overflow": "0",
+        "pool_timeout": "300",
+        "pool_recycle": "-1",
+        "pool_pre_ping": "false",
+    },
+    # Many processes sharing a server: pools of 6 + 0, derived from the capacity; a non-ASCII name.
+    "cover-psycopg-many-processes": {
+        "project_name": "Café Réservations",
+        "description": "Réservations de tables, en un mot : " + "x" * 44,
+        "db_driver": "psycopg",
+        "test_db_strategy": "fresh",
+        "connection_pooler": "none",
+        "tune_pool": "true",
+        "max_connections": "200",
+        "reserved_connections": "20",
+        "workers": "3",
+        "instances": "10",
+        "pool_timeout": "12.5",
+        "pool_recycle": "1",
+    },
+    # PgBouncer with a single server connection, the whole server given to it; a stdlib-like name.
+    "cover-asyncpg-pgbouncer-one-connection": {
+        "project_name": "Test",
+        "db_driver": "asyncpg",
+        "test_db_strategy": "throwaway",
+        "connection_pooler": "pgbouncer",
+        "tune_pool": "true",
+        "max_connections": "1",
+        "reserved_connections": "0",
+        "pgbouncer_pool_size": "1",
+    },
+    # SQLite with the longest names the questions accept.
+    "cover-aiosqlite-longest-names": {
+        "project_name": "Email " + "Ä" * 44,
+        "package_name": "e" * 30,
+        "db_driver": "aiosqlite",
+        "test_db_strategy": "sqlite_memory",
+    },
+}
+
+
+@cache
+def value_coverage_cases() -> tuple[Case, ...]:
+    with tempfile.TemporaryDirectory() as folder:
+        template = copy_template(Path(folder))
+        return tuple(
+            Case(tuple(answers.items()), outcome(template, answers)[0], label)
+            for label, answers in VALUE_COVERAGE.items()
+        )
+
+
 def valid_cases() -> list[Case]:
-    return [case for case in cases() if case.refusal is None]
+    return [case for case in (*cases(), *value_coverage_cases()) if case.refusal is None]
 
 
 def invalid_cases() -> list[Case]:

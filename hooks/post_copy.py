@@ -31,6 +31,19 @@ def template_commit() -> str:
     return ""
 
 
+def lock() -> None:
+    """Write uv.lock into the first commit, so the generated CI's `uv sync --locked` passes on the
+    first push. Without uv (or without the network) the first `uv run` writes it instead."""
+    if not Path("pyproject.toml").is_file():
+        return
+    if shutil.which("uv") is None:
+        note("uv is not on PATH, so uv.lock is not in the first commit; `uv lock` writes it.")
+        return
+    locked = subprocess.run(["uv", "lock", "--quiet"], capture_output=True, text=True, check=False)
+    if locked.returncode != 0:
+        note(f"`uv lock` failed, so uv.lock is not in the first commit: {locked.stderr.strip()}")
+
+
 def main() -> int:
     if shutil.which("git") is None:
         note("git is not installed, so the project is not a repository yet. `copier update` needs")
@@ -42,6 +55,7 @@ def main() -> int:
     if initialised.returncode != 0:
         note(f"`git init` failed, so the project is not a repository: {initialised.stderr.strip()}")
         return 0
+    lock()
     git("add", "--all")
     version = template_commit()
     message = f"Generate from the template ({version})" if version else "Generate from the template"
