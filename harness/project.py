@@ -183,9 +183,26 @@ class Project:
                 check=False,
             )
 
+    def shared_cache(self, tool: str) -> Path:
+        """A cache folder for `tool` shared by every case this process checks, one at a time.
+
+        Beside the projects, so it outlives the run: the next run starts warm. One per xdist
+        worker, so no two processes write it at once. Sharing it across cases is safe for a tool
+        that validates entries by content: mypy re-reads a cached module whose path or mtime
+        changed and rechecks it unless its hash is the same, so another case's venv (uv links
+        the same files from its cache) is reused and the case's own modules are checked again.
+        """
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        folder = self.path.parent.parent / "caches" / tool / worker
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            for made in (folder, folder.parent, folder.parent.parent):
+                hand_over(made)
+        return folder
+
     def install(self, *options: str) -> None:
         """`uv sync` the project; raises CommandError if that fails."""
-        result = self.run("uv", "sync", *options, phase="install")
+        result = self.run("uv", "sync", *options, phase="sync")
         if result.returncode != 0:
             raise CommandError(f"{self.case.id} did not install: {describe(result)}")
 

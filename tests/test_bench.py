@@ -9,20 +9,11 @@ import sys
 
 import pytest
 
-from harness.matrix import TEMPLATE_ROOT, Case, each_case, valid_cases
+from harness.matrix import TEMPLATE_ROOT, each_case, first_of_each, valid_cases
 from harness.project import Project
 
-
-def one_case_per_driver_and_pooler() -> list[Case]:
-    """The benchmark's code paths differ by driver and by PgBouncer, not by test strategy."""
-    chosen: dict[tuple[str, str], Case] = {}
-    for case in valid_cases():
-        data = case.data
-        chosen.setdefault((data["db_driver"], data.get("connection_pooler", "none")), case)
-    return list(chosen.values())
-
-
-pytestmark = each_case(one_case_per_driver_and_pooler())
+# The benchmark's code paths differ by driver and by PgBouncer, not by test strategy.
+pytestmark = each_case(first_of_each(valid_cases(), "db_driver", "connection_pooler"))
 
 
 def test_the_benchmark_measures_a_service_whose_ceilings_answer_alike(
