@@ -177,6 +177,33 @@ def seed(project: Project, server: PostgresServer | None, database: str) -> None
         cursor.executemany("INSERT INTO books (title, isbn, author_id) VALUES (%s, %s, %s)", books)
 
 
+@dataclass
+class BenchDatabase:
+    url: str  # in the project's URL scheme, straight to the server
+    server: PostgresServer | None  # None for SQLite
+    name: str  # the database's name, or the SQLite file's path
+
+
+@contextmanager
+def bench_database(project: Project) -> Iterator[BenchDatabase]:
+    """A new database for the project, migrated by its Alembic and seeded; dropped at the end."""
+    server = PostgresServer().check() if project.answers["is_postgres"] else None
+    url = project.database_url("bench", server)
+    name = database_name(project.case, "bench") if server else url.split(":///", 1)[1]
+    if server is None:
+        Path(name).unlink(missing_ok=True)
+    try:
+        migrate = [".venv/bin/python", "-m", "alembic", "upgrade", "head"]
+        run_checked(project, *migrate, env={"DATABASE__URL": url})
+        seed(project, server, name)
+        yield BenchDatabase(url, server, name)
+    finally:
+        if server is not None:
+            server.drop(name)
+        else:
+            Path(name).unlink(missing_ok=True)
+
+
 @contextmanager
 def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[Subject]:
     """The project's database built and seeded, PgBouncer started if it is rendered for one, and
@@ -190,22 +217,10 @@ def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[
     ceiling_root = Path(tempfile.mkdtemp(prefix="ceiling-", dir=base / "bench"))
     shutil.copytree(CEILING_PACKAGE, ceiling_root / "ceiling")
     hand_over(ceiling_root)
-    server = PostgresServer().check() if answers["is_postgres"] else None
-    database = database_name(project.case, "bench")
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, ceiling_root, ignore_errors=True)
-        direct_url = project.database_url("bench", server)
-        if server is not None:
-            stack.callback(server.drop, database)
-        else:
-            database = direct_url.split(":///", 1)[1]
-            Path(database).unlink(missing_ok=True)
-            stack.callback(Path(database).unlink, missing_ok=True)
-        run_checked(
-            project, ".venv/bin/python", "-m", "alembic", "upgrade", "head",
-            env={"DATABASE__URL": direct_url},
-        )  # fmt: skip
-        seed(project, server, database)
+        built = stack.enter_context(bench_database(project))
+        server, database, direct_url = built.server, built.name, built.url
         service_url, port = direct_url, None
         if answers.get("connection_pooler") == "pgbouncer" and server is not None:
             folder = ceiling_root / "pgbouncer"
