@@ -3,9 +3,10 @@
     python -m inprocess.cost PACKAGE ROUNDS REQUESTS PATH [PATH ...]
 
 PATHs may hold N, replaced by 1..500 in turn (ids of seeded authors and books). Rounds alternate
-the paths' order; the medians are printed as JSON. CPU time (not wall time) leaves out the database's own work and,
-mostly, what other processes on the machine do, so it is the steadiest figure a loaded machine
-gives; it also leaves out uvicorn's HTTP parsing, which costs the ceiling the same.
+the paths' order; the medians are printed as JSON. CPU time (not wall time) leaves out the
+database's own work and, mostly, what other processes on the machine do, so it is the steadiest
+figure a loaded machine gives; it also leaves out uvicorn's HTTP parsing, which costs the ceiling
+the same.
 """
 
 import asyncio
