@@ -16,10 +16,7 @@ The budget is copier.yml's computed `server_connections` for one instance of W w
 import argparse
 import asyncio
 import collections
-import os
-import pwd
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,38 +30,22 @@ import httpx
 import yaml
 
 from harness.matrix import Case, answers_of, choice_questions, copy_template, pretend
+from harness.pgbouncer import start_pgbouncer
 from harness.ports import free_port, wait_for_port
 from harness.postgres import PostgresServer
 from harness.project import (
-    UNPRIVILEGED_USER,
     Project,
     clean_environment,
     database_name,
     describe,
-    hand_over,
+    home,
     render,
-    running_as_root,
+    unprivileged,
     workspace,
 )
 
 MAX_CONCURRENCY = 500
 MAX_SECONDS = 60
-
-
-def unprivileged() -> dict[str, Any]:
-    """Popen arguments that run a process as the unprivileged account when we are root.
-
-    PgBouncer refuses root; Popen's own user switch (not runuser) lets signals reach the process.
-    """
-    if not running_as_root():
-        return {}
-    account = pwd.getpwnam(UNPRIVILEGED_USER)
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-
-
-def home() -> dict[str, str]:
-    """The unprivileged account's HOME (drivers look for ~/.postgresql), when we are root."""
-    return {"HOME": pwd.getpwnam(UNPRIVILEGED_USER).pw_dir} if running_as_root() else {}
 
 
 def prepare_project(args: argparse.Namespace, base: Path) -> Project:
@@ -94,35 +75,6 @@ def describe_budget(answers: dict[str, Any]) -> str:
         sizes = f"pool_size={answers['pool_size']}, max_overflow={answers['max_overflow']}"
         return f"{answers['workers']} workers with {sizes}"
     return f"PgBouncer with default_pool_size={answers['pgbouncer_pool_size']}"
-
-
-def start_pgbouncer(
-    project: Project, server: PostgresServer, pool_size: int
-) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    folder = project.path / ".bench-pgbouncer"
-    folder.mkdir(exist_ok=True)
-    (folder / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host={server.host} port={server.port} user={server.user}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        "auth_type = any\npool_mode = transaction\n"
-        f"default_pool_size = {pool_size}\nmax_client_conn = 2000\n"
-    )
-    hand_over(folder)
-    binary = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if binary is None:
-        sys.exit("pgbouncer is not installed: apt-get install pgbouncer")
-    log = (folder / "pgbouncer.log").open("w")
-    process = subprocess.Popen(
-        [binary, str(folder / "pgbouncer.ini")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        **unprivileged(),
-    )
-    wait_for_port(port, process, "PgBouncer", log=folder / "pgbouncer.log")
-    return process, port
 
 
 class Sampler(threading.Thread):
@@ -225,7 +177,7 @@ def main() -> int:
         service_url = direct_url
         if args.pooler == "pgbouncer":
             bouncer, bouncer_port = start_pgbouncer(
-                project, server, project.answers["pgbouncer_pool_size"]
+                project.path / ".bench-pgbouncer", server, project.answers["pgbouncer_pool_size"]
             )
             processes.append(bouncer)
             service_url = project.database_url("budget", server, recreate=False, port=bouncer_port)

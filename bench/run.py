@@ -1,50 +1,348 @@
-"""Benchmark a generated service against its raw-driver ceiling: renders, installs, runs its bench.
+"""Benchmark generated services against raw-driver ceilings and print a table per scenario.
 
-    uv run python -m bench.run [--data db_driver=psycopg ...] [-- --seconds 8 --rounds 3 ...]
+    uv run python -m bench [--driver asyncpg --driver psycopg] [--workers 1] [--pgbouncer]
+                           [--seconds 8 --rounds 3 --connections 32] [--only SCENARIO]
+                           [--data QUESTION=ANSWER] [--project PATH] [--profile FOLDER]
 
-Renders the template from this working tree (default answers unless --data says otherwise),
-installs the project with uv and runs the benchmark every generated project ships
-(`python -m bench`, see the project's README) against the local PostgreSQL (TEMPLATE_POSTGRES_URL)
-or, for SQLite, a file in the project. Arguments after `--` go to the project's benchmark:
---seconds, --connections, --rounds, --workers, --only SCENARIO, --profile FOLDER. Needs wrk.
+For each driver it renders the template from this working tree (default answers, plus --data),
+installs the project, builds a database (PostgreSQL: TEMPLATE_POSTGRES_URL's server; SQLite: a
+file in the project), migrates it with the project's Alembic and seeds 500 authors and 5000 books.
+It then starts the service and its ceilings with the image's uvicorn command and the project's
+virtual environment, refuses to measure unless every ceiling answers the service's JSON, and
+drives them with wrk in alternating rounds: get one book, create an author, list 50 books.
+
+The ceiling is fixed: Starlette + an asyncpg pool (bench/ceiling/), the same statements, the same
+JSON. A psycopg service also gets a ceiling on psycopg's own pool; an SQLite service is measured
+against an aiosqlite ceiling only (an asyncpg ceiling would read another database). Ratios are to
+the first ceiling. With --pgbouncer the projects are rendered for PgBouncer and every server
+reaches PostgreSQL through a real PgBouncer in transaction mode, started here. Only ratios from
+one run mean something on a shared machine. Exits 1 if any request failed. Needs wrk.
 """
 
 import argparse
-import subprocess
+import json
+import shutil
+import sqlite3
+import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.matrix import Case, copy_template
+import psycopg
+import yaml
+
+from harness.matrix import Case, answers_of, choice_questions, copy_template, pretend
+from harness.pgbouncer import start_pgbouncer
 from harness.postgres import PostgresServer
-from harness.project import as_project_user, clean_environment, render, workspace
+from harness.project import (
+    Project,
+    clean_environment,
+    database_name,
+    describe,
+    hand_over,
+    render,
+    workspace,
+)
+
+from . import wrk
+from .servers import Server, disagreements, profile
+
+CEILING_PACKAGE = Path(__file__).resolve().parent / "ceiling"
+# What each ceiling driver needs beside the project's own dependencies.
+CEILING_REQUIREMENTS = {"asyncpg": "asyncpg", "psycopg": "psycopg-pool", "aiosqlite": "aiosqlite"}
+VERSIONS_OF = ["fastapi", "starlette", "sqlalchemy", "uvicorn", "uvloop", "httptools"]
+SQLITE_POOL = 5  # SQLAlchemy's pool size for an aiosqlite file database
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@dataclass
+class Subject:
+    """One rendered service with its ceilings, ready to be started."""
+
+    label: str
+    project: Project
+    servers: list[Server]
+    versions: str
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--driver",
+        action="append",
+        choices=choice_questions()["db_driver"],
+        help="a db_driver to render and measure (repeatable; default asyncpg)",
+    )
     parser.add_argument(
         "--data", action="append", default=[], metavar="QUESTION=ANSWER", help="a Copier answer"
     )
-    parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: the bench's own")
+    parser.add_argument(
+        "--project", type=Path, help="measure this rendered and installed project instead"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of every server")
+    parser.add_argument(
+        "--pgbouncer", action="store_true", help="render for PgBouncer and run behind a real one"
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk round")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario and server")
+    parser.add_argument("--only", choices=list(wrk.SCRIPTS), action="append", help="a scenario")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FOLDER",
+        help="record each service's first round of each scenario with py-spy into this folder",
+    )
     args = parser.parse_args()
-    answers = tuple(tuple(item.split("=", 1)) for item in args.data)
-    bench_args = [arg for arg in args.bench_args if arg != "--"]
+    if args.project and (args.data or args.driver or args.pgbouncer):
+        parser.error("--project was rendered with its own answers: no --data/--driver/--pgbouncer")
+    return args
+
+
+def prepare(args: argparse.Namespace, driver: str | None, base: Path) -> Project:
+    """Render and install one driver's project, or take --project; answers computed by Copier."""
+    template = copy_template(Path(tempfile.mkdtemp(prefix="bench-template-")))
+    try:
+        if args.project:
+            recorded = yaml.safe_load((args.project / ".copier-answers.yml").read_text())
+            answers = {k: v for k, v in recorded.items() if not k.startswith("_")}
+            # Named after its folder: the harness names a case's folder after the case.
+            case = Case((("project", args.project.resolve().name),), None)
+            env = clean_environment(base)
+            project = Project(case, args.project.resolve(), env, timings_dir=None)
+            project.answers = answers_of(pretend(template, answers))
+            return project
+        answers = dict(item.split("=", 1) for item in args.data)
+        answers["db_driver"] = driver or "asyncpg"
+        if args.pgbouncer:
+            answers["connection_pooler"] = "pgbouncer"
+        case = Case(tuple(answers.items()), None)
+        destination = base / "bench" / case.id
+        env = clean_environment(base)
+        project = render(case, template, destination, env, timings_dir=None)
+        project.install("--quiet", "--no-dev")
+        return project
+    finally:
+        shutil.rmtree(template, ignore_errors=True)
+
+
+def ceiling_drivers(answers: dict[str, Any]) -> list[str]:
+    if not answers["is_postgres"]:
+        return [answers["db_driver"]]
+    return list(dict.fromkeys(["asyncpg", answers["db_driver"]]))
+
+
+def run_checked(project: Project, *args: str, env: dict[str, str] | None = None) -> str:
+    result = project.run(*args, phase="bench", env=env)
+    if result.returncode != 0:
+        raise SystemExit(describe(result))
+    return result.stdout
+
+
+def versions(project: Project, drivers: list[str]) -> str:
+    names = [*VERSIONS_OF, *drivers, *(CEILING_REQUIREMENTS[d] for d in drivers)]
+    script = (
+        "import importlib.metadata as m, json, sys\n"
+        f"names = {sorted(set(names))!r}\n"
+        "found = {}\n"
+        "for n in names:\n"
+        "    try: found[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "found['python'] = sys.version.split()[0]\n"
+        "print(json.dumps(found))\n"
+    )
+    found = json.loads(run_checked(project, ".venv/bin/python", "-c", script).splitlines()[-1])
+    return ", ".join(f"{name} {version}" for name, version in found.items())
+
+
+def seed(project: Project, server: PostgresServer | None, database: str) -> None:
+    """500 authors and 5000 books, ids from 1 (the database is new)."""
+    authors = [(f"author {n}",) for n in range(1, wrk.AUTHORS + 1)]
+    books = [(f"book {n}", f"{n:013d}", 1 + n % wrk.AUTHORS) for n in range(1, wrk.BOOKS + 1)]
+    if server is None:
+        with sqlite3.connect(database) as connection:
+            connection.executemany("INSERT INTO authors (name) VALUES (?)", authors)
+            connection.executemany(
+                "INSERT INTO books (title, isbn, author_id) VALUES (?, ?, ?)", books
+            )
+        return
+    with (
+        psycopg.connect(server.url("postgresql", database)) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.executemany("INSERT INTO authors (name) VALUES (%s)", authors)
+        cursor.executemany("INSERT INTO books (title, isbn, author_id) VALUES (%s, %s, %s)", books)
+
+
+@dataclass
+class BenchDatabase:
+    url: str  # in the project's URL scheme, straight to the server
+    server: PostgresServer | None  # None for SQLite
+    name: str  # the database's name, or the SQLite file's path
+
+
+@contextmanager
+def bench_database(project: Project) -> Iterator[BenchDatabase]:
+    """A new database for the project, migrated by its Alembic and seeded; dropped at the end."""
+    server = PostgresServer().check() if project.answers["is_postgres"] else None
+    url = project.database_url("bench", server)
+    name = database_name(project.case, "bench") if server else url.split(":///", 1)[1]
+    if server is None:
+        Path(name).unlink(missing_ok=True)
+    try:
+        migrate = [".venv/bin/python", "-m", "alembic", "upgrade", "head"]
+        run_checked(project, *migrate, env={"DATABASE__URL": url})
+        seed(project, server, name)
+        yield BenchDatabase(url, server, name)
+    finally:
+        if server is not None:
+            server.drop(name)
+        else:
+            Path(name).unlink(missing_ok=True)
+
+
+@contextmanager
+def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[Subject]:
+    """The project's database built and seeded, PgBouncer started if it is rendered for one, and
+    its servers (ceilings first, then the service) described; everything removed at the end."""
+    answers = project.answers
+    drivers = ceiling_drivers(answers)
+    missing = [CEILING_REQUIREMENTS[d] for d in drivers]
+    missing = [name for name in missing if name != answers["db_driver"]]
+    if missing:
+        run_checked(project, "uv", "pip", "install", "--quiet", "--python", ".venv", *missing)
+    ceiling_root = Path(tempfile.mkdtemp(prefix="ceiling-", dir=base / "bench"))
+    shutil.copytree(CEILING_PACKAGE, ceiling_root / "ceiling")
+    hand_over(ceiling_root)
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, ceiling_root, ignore_errors=True)
+        built = stack.enter_context(bench_database(project))
+        server, database, direct_url = built.server, built.name, built.url
+        service_url, port = direct_url, None
+        if answers.get("connection_pooler") == "pgbouncer" and server is not None:
+            folder = ceiling_root / "pgbouncer"
+            bouncer, port = start_pgbouncer(folder, server, answers["pgbouncer_pool_size"])
+            stack.callback(bouncer.wait, timeout=30)
+            stack.callback(bouncer.terminate)
+            service_url = project.database_url("bench", server, recreate=False, port=port)
+        workers = {"WEB_CONCURRENCY": str(args.workers)}
+        servers = []
+        for driver in drivers:
+            if server is None:
+                options = {"dsn": database, "min_size": SQLITE_POOL, "max_size": SQLITE_POOL}
+            else:
+                sizes = (
+                    answers["pool_size"] + answers["max_overflow"]
+                    if answers["pooled"]
+                    else answers["pgbouncer_pool_size"]
+                )
+                options = {"dsn": server.url("postgresql", database, port=port), "min_size": 1}
+                options["max_size"] = sizes
+            options["unprepared"] = port is not None
+            env = {
+                **workers,
+                "PYTHONPATH": str(ceiling_root),
+                "CEILING_DRIVER": driver,
+                "CEILING_OPTIONS": json.dumps(options),
+            }
+            servers.append(Server(f"{driver} ceiling", project, "ceiling.app:create_app", env=env))
+        service_env = {**workers, "DATABASE__URL": service_url}
+        app = f"{project.package}.main:create_app"
+        servers.append(Server("service", project, app, env=service_env))
+        yield Subject(project.case.id, project, servers, versions(project, drivers))
+
+
+Results = dict[tuple[str, str, str], list[wrk.Result]]
+
+
+def measure(
+    args: argparse.Namespace, item: Subject, scripts: dict[str, Path], results: Results
+) -> None:
+    with ExitStack() as stack:
+        for server in item.servers:
+            stack.enter_context(server)
+        service = item.servers[-1]
+        for ceiling in item.servers[:-1]:
+            differences = disagreements(ceiling, service)
+            if differences:
+                report = "\n".join(differences)
+                raise SystemExit(f"{ceiling.name} and the service answer differently:\n{report}")
+        for name, script in scripts.items():
+            for server in item.servers:  # warm up: imports, pools, statement caches
+                wrk.run(server.url, script, seconds=1, connections=args.connections)
+            for round_number in range(args.rounds):
+                shift = round_number % len(item.servers)
+                order = item.servers[shift:] + item.servers[:shift]
+                for server in order:
+                    recording = args.profile and server is service and round_number == 0
+                    output = args.profile / f"{item.label}-{script.stem}" if recording else None
+                    with profile(server, output):
+                        result = wrk.run(
+                            server.url, script, seconds=args.seconds, connections=args.connections
+                        )
+                    results.setdefault((item.label, name, server.name), []).append(result)
+                    print(
+                        f"  {item.label} {name:<8} {server.name:<17} round {round_number + 1}:"
+                        f" {result.requests_per_second:8.0f} req/s, p99 {result.p99_ms:7.1f} ms"
+                        f"  {result.error_kinds}",
+                        flush=True,
+                    )
+
+
+def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -> str:
+    lines = [
+        "",
+        f"{args.connections} connections, {args.workers} worker(s) per server, "
+        f"{args.rounds} x {args.seconds} s rounds, medians; ratios to the first ceiling",
+    ]
+    lines += [f"{item.label}: {item.versions}" for item in subjects]
+    for name in wrk.SCRIPTS:
+        rows = [(label, target) for (label, n, target) in results if n == name]
+        if not rows:
+            continue
+        lines += ["", f"{name}"]
+        lines.append(
+            f"{'service':<28}{'server':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+            f"{'ratio':>8}{'p99 ratio':>11}"
+        )
+        reference: dict[str, tuple[float, float]] = {}
+        for label, target in rows:
+            runs = results[(label, name, target)]
+            rps = statistics.median(r.requests_per_second for r in runs)
+            p50 = statistics.median(r.p50_ms for r in runs)
+            p99 = statistics.median(r.p99_ms for r in runs)
+            errors = sum(r.errors for r in runs)
+            base_rps, base_p99 = reference.setdefault(label, (rps, p99))
+            lines.append(
+                f"{label:<28}{target:<18}{rps:>8.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}"
+                f"{rps / base_rps:>8.2f}{p99 / base_p99:>11.2f}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = arguments()
+    wrk.find_wrk()
+    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
+    (base / "bench").mkdir(parents=True, exist_ok=True)
+    scenarios = args.only or list(wrk.SCRIPTS)
+    results: Results = {}
+    subjects: list[Subject] = []
     with tempfile.TemporaryDirectory() as folder:
-        template = copy_template(Path(folder, "template"))
-        base = workspace(Path(folder))
-        destination = base / "bench" / "service"
-        project = render(Case(answers, None), template, destination, clean_environment(base))
-        project.install("--quiet")
-        server = PostgresServer().check() if project.answers["is_postgres"] else None
-        # The benchmark builds its own database next to this one (see the project's README).
-        env = {
-            **project.env,
-            "DATABASE__URL": project.database_url("service", server, recreate=False),
-        }
-        command = ["uv", "run", "--quiet", "python", "-m", "bench", *bench_args]
-        return subprocess.run(
-            as_project_user(command), cwd=project.path, env=env, check=False
-        ).returncode
+        scripts = {name: Path(folder, f"{name.replace(' ', '_')}.lua") for name in scenarios}
+        for name, path in scripts.items():
+            path.write_text(wrk.SCRIPTS[name])
+        for driver in [None] if args.project else args.driver or ["asyncpg"]:
+            project = prepare(args, driver, base)
+            with subject(args, project, base) as item:
+                subjects.append(item)
+                print(f"{item.label}: {item.versions}", flush=True)
+                measure(args, item, scripts, results)
+    print(table(results, subjects, args))
+    return 1 if any(r.errors for runs in results.values() for r in runs) else 0
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def suite_seconds(project: Project, extra_tests: int, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        result = project.run("uv", "run", "pytest", "-q", "-p", "no:cacheprovider", phase="tests")
+        result = project.run("uv", "run", "pytest", "-q", "-p", "no:cacheprovider", phase="pytest")
         elapsed = time.perf_counter() - start
         if result.returncode != 0:
             sys.exit(f"{project.case.id}: the generated suite failed: {describe(result)}")

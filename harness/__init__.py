@@ -5,5 +5,7 @@
 - project: render a case with Copier, keeping every answer Copier computed; run commands in it.
 - postgres: the PostgreSQL server the cases use: databases recreated, dropped, connections counted.
 - ports: a free port, and waiting until a process listens on it.
+- pgbouncer: a PgBouncer in transaction mode in front of the server, started as the project's
+  account.
 - shipfiles: a rendered project's README commands, workflow, Dockerfile and .env.example, read.
 """

@@ -216,6 +216,14 @@ def invalid_cases() -> list[Case]:
     return [case for case in cases() if case.refusal is not None]
 
 
+def first_of_each(cases: Iterable[Case], *questions: str) -> list[Case]:
+    """The first case for each combination of answers to `questions` (an unasked one: "")."""
+    chosen: dict[tuple[str, ...], Case] = {}
+    for case in cases:
+        chosen.setdefault(tuple(case.data.get(question, "") for question in questions), case)
+    return list(chosen.values())
+
+
 def each_case(cases: Iterable[Case]) -> pytest.MarkDecorator:
     """Parametrize a test over these cases, each test of a case in the case's xdist group.
 

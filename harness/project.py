@@ -85,6 +85,22 @@ def clean_environment(workspace: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def unprivileged() -> dict[str, Any]:
+    """Popen arguments that run a process as the unprivileged account when we are root.
+
+    For long-running servers: Popen's own user switch (not runuser) lets signals reach them.
+    """
+    if not running_as_root():
+        return {}
+    account = pwd.getpwnam(UNPRIVILEGED_USER)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def home() -> dict[str, str]:
+    """The unprivileged account's HOME (drivers look for ~/.postgresql), when we are root."""
+    return {"HOME": pwd.getpwnam(UNPRIVILEGED_USER).pw_dir} if running_as_root() else {}
+
+
 def as_project_user(args: Sequence[str]) -> list[str]:
     runuser = shutil.which("runuser") or "/usr/sbin/runuser"
     prefix = [runuser, "-u", UNPRIVILEGED_USER, "--"] if running_as_root() else []
@@ -105,6 +121,8 @@ class Project:
     # empty for a project rendered by other means.
     answers: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # Where the harness's timing table reads them; None keeps them in memory (the benchmarks).
+    timings_dir: Path | None = RESULTS_DIR
 
     @property
     def package(self) -> str:
@@ -144,8 +162,10 @@ class Project:
             self.save_timings()
 
     def save_timings(self) -> None:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / f"{self.case.id}.json").write_text(json.dumps(self.timings))
+        if self.timings_dir is None:
+            return
+        self.timings_dir.mkdir(exist_ok=True)
+        (self.timings_dir / f"{self.case.id}.json").write_text(json.dumps(self.timings))
 
     def run(
         self, *args: str, phase: str, env: dict[str, str] | None = None, timeout: float = 600
@@ -163,9 +183,26 @@ class Project:
                 check=False,
             )
 
+    def shared_cache(self, tool: str) -> Path:
+        """A cache folder for `tool` shared by every case this process checks, one at a time.
+
+        Beside the projects, so it outlives the run: the next run starts warm. One per xdist
+        worker, so no two processes write it at once. Sharing it across cases is safe for a tool
+        that validates entries by content: mypy re-reads a cached module whose path or mtime
+        changed and rechecks it unless its hash is the same, so another case's venv (uv links
+        the same files from its cache) is reused and the case's own modules are checked again.
+        """
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        folder = self.path.parent.parent / "caches" / tool / worker
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            for made in (folder, folder.parent, folder.parent.parent):
+                hand_over(made)
+        return folder
+
     def install(self, *options: str) -> None:
         """`uv sync` the project; raises CommandError if that fails."""
-        result = self.run("uv", "sync", *options, phase="install")
+        result = self.run("uv", "sync", *options, phase="sync")
         if result.returncode != 0:
             raise CommandError(f"{self.case.id} did not install: {describe(result)}")
 
@@ -186,11 +223,18 @@ class Project:
         ]
 
 
-def render(case: Case, template: Path, destination: Path, env: dict[str, str]) -> Project:
+def render(
+    case: Case,
+    template: Path,
+    destination: Path,
+    env: dict[str, str],
+    *,
+    timings_dir: Path | None = RESULTS_DIR,
+) -> Project:
     """Render a case into `destination` (emptied first), owned by the account that runs it."""
     shutil.rmtree(destination, ignore_errors=True)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    project = Project(case, destination, env)
+    project = Project(case, destination, env, timings_dir=timings_dir)
     with project.timed("render"):
         # unsafe: the template's post-copy task (git init) runs, as it does for a user with --trust.
         worker = copier.run_copy(

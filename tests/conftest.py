@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import Case, copy_template
+from harness.matrix import Case, copy_template, first_of_each, valid_cases
 from harness.postgres import NoServerError, PostgresServer
 from harness.project import (
     RESULTS_DIR,
@@ -107,6 +107,27 @@ def fresh_database(project: Project, request: pytest.FixtureRequest) -> Callable
     return create
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="check one case per driver (and every template-wide test): the inner loop",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--quick"):
+        return
+    quick = {case.id for case in first_of_each(valid_cases(), "db_driver")}
+    kept, dropped = [], []
+    for item in items:
+        case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
+        skip = isinstance(case, Case) and case.refusal is None and case.id not in quick
+        (dropped if skip else kept).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
         shutil.rmtree(RESULTS_DIR, ignore_errors=True)
@@ -117,13 +138,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     files = sorted(RESULTS_DIR.glob("*.json")) if RESULTS_DIR.is_dir() else []
     if not files:
         return
-    columns = ["render", "install", "ruff", "format", "mypy", "alembic", "tests", "serve"]
-    columns += ["ship", "image"]  # the ship files' validators, the image build replayed
-    columns += ["bench"]  # the project's own benchmark, a short run
+    columns = ["render", "sync", "ruff", "format", "mypy", "alembic", "pytest", "fuzz"]
+    columns += ["serve", "ship", "image"]  # served over HTTP, ship files' validators, the image
+    columns += ["bench"]  # the benchmark, a short run (one case per driver and pooler)
+    rows = {file.stem: json.loads(file.read_text()) for file in files}
+    others = sorted({phase for timings in rows.values() for phase in timings} - set(columns))
+    columns += others  # a phase a new check times, until it gets its own place above
+    rows["all cases"] = {
+        name: sum(timings.get(name, 0.0) for timings in rows.values()) for name in columns
+    }
     write = terminalreporter.write_line
-    terminalreporter.section("time per case (s)")
-    write(f"{'case':<32}" + "".join(f"{name:>9}" for name in columns) + f"{'total':>9}")
-    for file in files:
-        timings = json.loads(file.read_text())
-        cells = "".join(f"{timings.get(name, 0.0):>9.1f}" for name in columns)
-        write(f"{file.stem:<32}{cells}{sum(timings.values()):>9.1f}")
+    terminalreporter.section("time per case and stage (s)")
+    width = max(len(name) for name in rows) + 2
+    write(f"{'case':<{width}}" + "".join(f"{name:>8}" for name in columns) + f"{'total':>8}")
+    for name, timings in rows.items():
+        cells = "".join(f"{timings.get(column, 0.0):>8.1f}" for column in columns)
+        write(f"{name:<{width}}{cells}{sum(timings.values()):>8.1f}")

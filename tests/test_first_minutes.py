@@ -33,9 +33,9 @@ def test_the_first_commit_holds_the_lock_file_the_generated_ci_installs_from(
     project: Project,
 ) -> None:
     """The workflow runs `uv sync --locked`; without uv.lock in the first push it fails."""
-    committed = project.run("git", "ls-files", "--", "uv.lock", phase="install")
+    committed = project.run("git", "ls-files", "--", "uv.lock", phase="sync")
     assert committed.stdout.split() == ["uv.lock"], describe(committed)
-    assert_ok(project.run("uv", "sync", "--locked", phase="install"))
+    assert_ok(project.run("uv", "sync", "--locked", phase="sync"))
 
 
 @each_case(valid_cases())
@@ -118,7 +118,7 @@ def test_the_readme_s_first_commands_work_in_a_fresh_shell(
     ]
     fresh_shell = ["env", "-i", f"HOME={home}", *certificates]
     try:
-        result = project.run(*fresh_shell, "bash", "-lc", script, phase="tests", timeout=900)
+        result = project.run(*fresh_shell, "bash", "-lc", script, phase="pytest", timeout=900)
     finally:
         if postgres is not None:
             postgres.drop(package)

@@ -9,7 +9,7 @@ PARALLEL_STRATEGIES = {"fresh"}
 
 @each_case(case for case in valid_cases() if case["test_db_strategy"] in PARALLEL_STRATEGIES)
 def test_generated_test_suite_passes_on_two_workers(project: Project) -> None:
-    result = project.run("uv", "run", "pytest", "-p", "no:cacheprovider", "-n", "2", phase="tests")
+    result = project.run("uv", "run", "pytest", "-p", "no:cacheprovider", "-n", "2", phase="pytest")
     assert_ok(result)
     assert "2 workers" in result.stdout, result.stdout
 

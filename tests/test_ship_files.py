@@ -212,22 +212,3 @@ def test_env_example_mentions_only_variables_something_reads(project: Project) -
     documents = {".env.example", "README.md"}
     others = "\n".join(text for path, text in project.text_files() if path.name not in documents)
     assert sorted(name for name in commented if name not in others) == []
-
-
-def test_the_benchmark_starts_its_servers_as_the_image_does(project: Project) -> None:
-    show = "import json; from bench.servers import Server;"
-    show += " print(json.dumps(Server('APP', env={}, workers=1).command))"
-    result = project.run("uv", "run", "python", "-c", show, phase="ship")
-    assert_ok(result)
-    bench = json.loads(result.stdout.splitlines()[-1])
-    image = image_command(dockerfile(project))
-
-    def shape(argv: list[str]) -> list[str]:
-        """The command with its app, host and port left out: all else must be the same."""
-        shaped = list(argv)
-        for option in ("--factory", "--host", "--port"):
-            shaped[shaped.index(option) + 1] = "..."
-        return shaped
-
-    assert bench[1:3] == ["-m", "uvicorn"]  # uvicorn from the interpreter running the bench
-    assert shape(["uvicorn", *bench[3:]]) == shape(image)

@@ -503,7 +503,7 @@ def test_only_the_line_both_sides_changed_is_left_conflicted(scenario: Scenario)
 
 
 def test_the_updated_project_installs(scenario: Scenario) -> None:
-    assert_ok(scenario.project.run("uv", "sync", phase="install"))
+    assert_ok(scenario.project.run("uv", "sync", phase="sync"))
 
 
 def test_the_updated_project_passes_ruff(scenario: Scenario) -> None:
@@ -516,7 +516,7 @@ def test_the_updated_project_passes_mypy_strict(scenario: Scenario) -> None:
 
 
 def test_the_updated_project_passes_its_tests_including_the_teams_own(scenario: Scenario) -> None:
-    result = scenario.project.run("uv", "run", "pytest", "-v", phase="tests")
+    result = scenario.project.run("uv", "run", "pytest", "-v", phase="pytest")
 
     assert_ok(result)
     assert "tests/test_ping.py::test_ping_answers_ok PASSED" in result.stdout
@@ -578,7 +578,7 @@ def test_changing_the_driver_leaves_the_teams_env_file_for_them_to_fix(switched:
         "python",
         "-c",
         f"from {PACKAGE}.settings import Settings; Settings()",
-        phase="install",
+        phase="sync",
     )
 
     assert mentions == [".env"]
@@ -587,7 +587,7 @@ def test_changing_the_driver_leaves_the_teams_env_file_for_them_to_fix(switched:
 
 
 def test_the_project_switched_to_psycopg_passes_its_tests(switched: Project) -> None:
-    result = switched.run("uv", "run", "pytest", "-v", phase="tests")
+    result = switched.run("uv", "run", "pytest", "-v", phase="pytest")
 
     assert_ok(result)
     assert "tests/test_ping.py::test_ping_answers_ok PASSED" in result.stdout

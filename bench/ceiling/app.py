@@ -1,10 +1,13 @@
-"""The ceiling the service is measured against: Starlette on the bare driver, no ORM, no FastAPI.
+"""The ceiling a service is measured against: Starlette on a bare driver, no ORM, no FastAPI.
 
-It runs the service's queries and answers the service's JSON, so the difference between the two is
-what the service's own layers cost. `python -m bench` starts it with the service's uvicorn command;
-it connects with the service's own database settings, through driver.py.
+It runs the service's queries and answers the service's JSON, so the difference between the two
+is what the service's own layers cost. bench.run starts it with the service's uvicorn command, in
+the rendered project's virtual environment (so Starlette and uvicorn are the service's versions),
+configured through CEILING_* variables (see settings()).
 """
 
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,30 +19,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from {{ package_name }}.settings import Settings
+from .drivers import DRIVERS, Database, Options
 
-from .driver import Database
-
-{% set p = {'asyncpg': ['$1', '$2'], 'psycopg': ['%s', '%s'], 'aiosqlite': ['?', '?']}[db_driver] -%}
-# The statements the service's ORM emits for the same requests, in the driver's parameter style.
+# The statements the service's ORM emits for the same requests (drivers swap the placeholders).
 BOOK_COLUMNS = "b.id, b.title, b.isbn, b.author_id, a.id, a.name, a.created_at"
 BOOKS_WITH_AUTHORS = f"SELECT {BOOK_COLUMNS} FROM books b JOIN authors a ON a.id = b.author_id"
-BOOK = f"{BOOKS_WITH_AUTHORS} WHERE b.id = {{ p[0] }}"
-PAGE_OF_BOOKS = f"{BOOKS_WITH_AUTHORS} ORDER BY b.id LIMIT {{ p[0] }} OFFSET {{ p[1] }}"
-INSERT_AUTHOR = "INSERT INTO authors (name) VALUES ({{ p[0] }}) RETURNING id, name, created_at"
-INSERT_EVENT = "INSERT INTO audit_events (action, subject) VALUES ({{ p[0] }}, {{ p[1] }})"
+BOOK = f"{BOOKS_WITH_AUTHORS} WHERE b.id = $1"
+PAGE_OF_BOOKS = f"{BOOKS_WITH_AUTHORS} ORDER BY b.id LIMIT $1 OFFSET $2"
+INSERT_AUTHOR = "INSERT INTO authors (name) VALUES ($1) RETURNING id, name, created_at"
+INSERT_EVENT = "INSERT INTO audit_events (action, subject) VALUES ($1, $2)"
 
 
-{% if is_postgres -%}
-def timestamp(value: datetime) -> str:
+def timestamp(value: datetime | str) -> str:
     """A timestamp as the service's JSON has it (pydantic's ISO 8601, Z for UTC)."""
+    if isinstance(value, str):  # SQLite keeps it as text
+        return datetime.fromisoformat(value).isoformat()
     text = value.isoformat()
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
-{%- else -%}
-def timestamp(value: str) -> str:
-    """A timestamp as the service's JSON has it (pydantic's ISO 8601)."""
-    return datetime.fromisoformat(value).isoformat()  # SQLite keeps it as text
-{%- endif %}
 
 
 def author_json(row: Any, first: int = 0) -> dict[str, Any]:
@@ -86,9 +82,15 @@ async def list_books(request: Request) -> JSONResponse:
     return JSONResponse({"items": items, "limit": limit, "offset": offset})
 
 
+def settings() -> tuple[str, Options]:
+    """CEILING_DRIVER (asyncpg, psycopg, aiosqlite) and CEILING_OPTIONS (Options as JSON)."""
+    return os.environ["CEILING_DRIVER"], Options(**json.loads(os.environ["CEILING_OPTIONS"]))
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    app.state.database = Database(Settings().database)
+    driver, options = settings()
+    app.state.database = DRIVERS[driver](options)
     await app.state.database.open()
     try:
         yield

@@ -1,13 +1,12 @@
-"""The two servers under test, started as the container image starts the service."""
+"""The servers under test, each started as the container image starts the service."""
 
 import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,38 +15,47 @@ from typing import Any
 
 import httpx
 
+from harness.ports import free_port
+from harness.project import Project, home, unprivileged
+from harness.shipfiles import dockerfile, image_command
+
 from .wrk import BOOKS, PAGE
 
-# What both servers must answer alike before anything is measured.
+# What every server must answer alike before anything is measured.
 SAME_ANSWERS = ["/books/1", f"/books/{BOOKS}", f"/books?limit={PAGE}&offset=123", "/books/0"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Server:
-    """`uvicorn --factory APP` with WEB_CONCURRENCY workers, as the Dockerfile's CMD runs it."""
+    """The Dockerfile's CMD (uvicorn --factory APP ...) with another app, host and port, run with
+    the project's virtual environment as the project's account, WEB_CONCURRENCY workers."""
 
-    def __init__(self, app: str, *, env: dict[str, str], workers: int) -> None:
-        self.app = app
+    def __init__(self, name: str, project: Project, app: str, *, env: dict[str, str]) -> None:
+        self.name = name
+        self.project = project
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "WEB_CONCURRENCY": str(workers)}
+        self.command = self.image_command(app)
+        self.env = {**project.env, **home(), **env}
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def command(self) -> list[str]:
-        """The Dockerfile's CMD, but this app, host and port, and this virtual environment."""
-        args = ["--factory", self.app, "--host", "127.0.0.1", "--port", str(self.port)]
-        return [sys.executable, "-m", "uvicorn", *args]
+    def image_command(self, app: str) -> list[str]:
+        argv = image_command(dockerfile(self.project))
+        if argv[:2] != ["uvicorn", "--factory"]:
+            raise SystemExit(f"The image runs {argv}; this benchmark knows uvicorn --factory only")
+        replaced = {"--factory": app, "--host": "127.0.0.1", "--port": str(self.port)}
+        for option, value in replaced.items():
+            argv[argv.index(option) + 1] = value
+        return [str(self.project.path / ".venv" / "bin" / "python"), "-m", *argv]
 
     def __enter__(self) -> "Server":
         # The access log is on, as in the image; its lines are dropped, errors still show.
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=self.project.path,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            **unprivileged(),
+        )
         self.wait_until_ready()
         return self
 
@@ -66,14 +74,14 @@ class Server:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.app} exited with {self.process.returncode}")
+                raise SystemExit(f"{self.name} exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.url}/books/1", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise SystemExit(f"{self.app} did not answer GET /books/1 within {seconds} s")
+        raise SystemExit(f"{self.name} did not answer GET /books/1 within {seconds} s")
 
 
 @contextmanager
@@ -103,24 +111,24 @@ def shape(body: Any) -> str:
     return re.sub(r"\d", "0", json.dumps(body))
 
 
-def agree(ceiling: Server, service: Server) -> None:
-    """Refuse to measure unless both servers answer every scenario's request alike."""
+def disagreements(ceiling: Server, service: Server) -> list[str]:
+    """How the two servers' answers to every scenario's requests differ (nothing if alike)."""
     differences = []
     for path in SAME_ANSWERS:
         first, second = (httpx.get(server.url + path) for server in (ceiling, service))
         if (first.status_code, first.json()) != (second.status_code, second.json()):
             differences.append(f"GET {path}: {first.text} <> {second.text}")
+    # Names new to the database: the service is checked against each ceiling in turn.
+    sent = [f"bench check {server.name} {uuid.uuid4().hex}" for server in (ceiling, service)]
     first, second = (
-        httpx.post(f"{server.url}/authors", json={"name": f"bench check {name}"})
-        for name, server in (("ceiling", ceiling), ("service", service))
+        httpx.post(f"{server.url}/authors", json={"name": name})
+        for server, name in zip((ceiling, service), sent, strict=True)
     )
     names = [answer.json().pop("name", None) for answer in (first, second)]
     if (
         (first.status_code, second.status_code) != (201, 201)
-        or names != ["bench check ceiling", "bench check service"]
+        or names != sent
         or shape({**first.json(), "name": ""}) != shape({**second.json(), "name": ""})
     ):
         differences.append(f"POST /authors: {first.text} <> {second.text}")
-    if differences:
-        report = "\n".join(differences)
-        raise SystemExit(f"The ceiling and the service answer differently:\n{report}")
+    return differences

@@ -1,0 +1,150 @@
+"""The ceiling's ways to the database: each driver's own pool, with one-statement helpers.
+
+Statements are written with asyncpg's `$1` placeholders; the others' are swapped in here.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+PLACEHOLDER = re.compile(r"\$\d+")
+
+
+@dataclass(frozen=True)
+class Options:
+    dsn: str  # a libpq URL (postgresql://...), or a SQLite file's path
+    min_size: int
+    max_size: int
+    # Behind PgBouncer in transaction mode no statement may stay prepared, as in the service.
+    unprepared: bool
+
+
+class Database(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def one(self, query: str, *args: Any) -> Any: ...
+    async def all(self, query: str, *args: Any) -> list[Any]: ...
+    async def execute(self, query: str, *args: Any) -> None: ...
+
+
+class Asyncpg:
+    """asyncpg's own pool: the fixed ceiling every PostgreSQL service is measured against."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    async def open(self) -> None:
+        import asyncpg
+
+        cache = {"statement_cache_size": 0} if self.options.unprepared else {}
+        self.pool = await asyncpg.create_pool(
+            self.options.dsn,
+            min_size=self.options.min_size,
+            max_size=self.options.max_size,
+            **cache,
+        )
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def one(self, query: str, *args: Any) -> Any:
+        return await self.pool.fetchrow(query, *args)
+
+    async def all(self, query: str, *args: Any) -> list[Any]:
+        return list(await self.pool.fetch(query, *args))
+
+    async def execute(self, query: str, *args: Any) -> None:
+        await self.pool.execute(query, *args)
+
+
+class Psycopg:
+    """psycopg_pool's pool of autocommit connections."""
+
+    def __init__(self, options: Options) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if options.unprepared:
+            kwargs["prepare_threshold"] = None
+        self.pool = AsyncConnectionPool(
+            options.dsn,
+            min_size=options.min_size,
+            max_size=options.max_size,
+            kwargs=kwargs,
+            open=False,
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def one(self, query: str, *args: Any) -> Any:
+        async with self.pool.connection() as connection:
+            return await (await connection.execute(PLACEHOLDER.sub("%s", query), args)).fetchone()
+
+    async def all(self, query: str, *args: Any) -> list[Any]:
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(PLACEHOLDER.sub("%s", query), args)
+            return await cursor.fetchall()
+
+    async def execute(self, query: str, *args: Any) -> None:
+        async with self.pool.connection() as connection:
+            await connection.execute(PLACEHOLDER.sub("%s", query), args)
+
+
+class Aiosqlite:
+    """A few aiosqlite connections in a queue (as many as SQLAlchemy's pool keeps)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.idle: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def open(self) -> None:
+        import aiosqlite
+
+        for _ in range(self.options.max_size):
+            connection = await aiosqlite.connect(self.options.dsn, isolation_level=None)
+            await connection.execute("PRAGMA foreign_keys = ON")
+            self.idle.put_nowait(connection)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            await self.idle.get_nowait().close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        connection = await self.idle.get()
+        try:
+            yield connection
+        finally:
+            self.idle.put_nowait(connection)
+
+    async def one(self, query: str, *args: Any) -> Any:
+        async with (
+            self.connection() as connection,
+            connection.execute(PLACEHOLDER.sub("?", query), args) as cursor,
+        ):
+            return await cursor.fetchone()
+
+    async def all(self, query: str, *args: Any) -> list[Any]:
+        async with (
+            self.connection() as connection,
+            connection.execute(PLACEHOLDER.sub("?", query), args) as cursor,
+        ):
+            return list(await cursor.fetchall())
+
+    async def execute(self, query: str, *args: Any) -> None:
+        async with self.connection() as connection:
+            await connection.execute(PLACEHOLDER.sub("?", query), args)
+
+
+DRIVERS: dict[str, type[Asyncpg] | type[Psycopg] | type[Aiosqlite]] = {
+    "asyncpg": Asyncpg,
+    "psycopg": Psycopg,
+    "aiosqlite": Aiosqlite,
+}

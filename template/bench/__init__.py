@@ -1,1 +1,0 @@
-"""Load benchmark of this service against a ceiling: `uv run python -m bench` (see README.md)."""
