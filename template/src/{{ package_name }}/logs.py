@@ -12,8 +12,8 @@ from .settings import Settings
 # The handler this module installs, found again by name so that configuring twice replaces it.
 HANDLER_NAME = "service"
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(correlation_id)s] %(message)s"
-JSON_FIELDS = ["asctime", "levelname", "name", "correlation_id", "message"]
-JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+JSON_FIELDS = ["levelname", "name", "correlation_id", "message"]
+JSON_NAMES = {"levelname": "level", "name": "logger", "correlation_id": "request_id"}
 # uvicorn gives its own loggers handlers of their own; without them their lines reach the root's.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
@@ -22,7 +22,8 @@ def formatter(settings: Settings) -> logging.Formatter:
     if settings.log_format == "json":
         return JsonFormatter(
             JSON_FIELDS,
-            rename_fields={**JSON_NAMES, "correlation_id": "request_id"},
+            rename_fields=JSON_NAMES,
+            timestamp="time",  # ISO 8601 in UTC
             # uvicorn adds a copy of each message with terminal colours.
             reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
