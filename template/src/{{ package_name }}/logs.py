@@ -4,6 +4,7 @@ import logging
 import sys
 
 from asgi_correlation_id import CorrelationIdFilter
+from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -16,6 +17,16 @@ JSON_FIELDS = ["levelname", "name", "correlation_id", "message"]
 JSON_NAMES = {"levelname": "level", "name": "logger", "correlation_id": "request_id"}
 # uvicorn gives its own loggers handlers of their own; without them their lines reach the root's.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+class TraceIdFilter(logging.Filter):
+    """Adds `trace_id` to a record written inside a traced request: from a line to its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = trace.format_trace_id(context.trace_id)
+        return True
 
 
 def formatter(settings: Settings) -> logging.Formatter:
@@ -43,6 +54,7 @@ def configure_logging(settings: Settings) -> None:
         handler.set_name(HANDLER_NAME)
         # A line written outside any request (startup, a migration) shows "-" for the request id.
         handler.addFilter(CorrelationIdFilter(default_value="-"))
+        handler.addFilter(TraceIdFilter())
         root.addHandler(handler)
     handler.setFormatter(formatter(settings))
     root.setLevel(settings.log_level)
