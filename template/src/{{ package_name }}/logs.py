@@ -57,7 +57,9 @@ def configure_logging(settings: Settings) -> None:
         handler.addFilter(TraceIdFilter())
         root.addHandler(handler)
     handler.setFormatter(formatter(settings))
-    root.setLevel(settings.log_level)
+    handler.setLevel(settings.log_level)
+    # Warnings always reach the root logger's other handlers (a test run's), whatever LOG_LEVEL.
+    root.setLevel(min(logging.getLevelName(settings.log_level), logging.WARNING))
     for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers.clear()
