@@ -29,7 +29,8 @@ PGBOUNCER_WORDS = re.compile(
 )
 NULLPOOL = re.compile(r"NullPool")
 # What only a project with its own pool has: pool settings, /metrics, the 503 on pool timeouts.
-POOL_WORDS = re.compile(r"max_overflow|pool_timeout|prometheus|/metrics", re.IGNORECASE)
+# Every project has /metrics (requests by route); only a pooled one has pool gauges.
+POOL_WORDS = re.compile(r"max_overflow|pool_timeout|db_pool_", re.IGNORECASE)
 
 # Words that give a test-database strategy away, each with the strategies whose projects may use it.
 STRATEGY_WORDS = {

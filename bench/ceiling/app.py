@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -61,7 +62,9 @@ async def get_book(request: Request) -> JSONResponse:
     book_id = request.path_params["book_id"]
     row = await database(request).one(BOOK, book_id)
     if row is None:
-        return JSONResponse({"detail": f"Book {book_id} does not exist."}, status_code=404)
+        detail = f"Book {book_id} does not exist."
+        # The service's error bodies carry the request's id; a fresh one, as it makes them.
+        return JSONResponse({"detail": detail, "request_id": uuid4().hex}, status_code=404)
     return JSONResponse(book_json(row))
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from .db import SessionmakerDep
+from .errors import error_response
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,15 @@ async def ready(request: Request, sessionmaker: SessionmakerDep) -> JSONResponse
     try:
         async with asyncio.timeout(timeout), sessionmaker() as session:
             await session.execute(text("SELECT 1"))
-    except Exception:
-        logger.warning("Not ready: the database did not answer", exc_info=True)
+    except Exception as exc:
+        # Probes come every few seconds: an outage is logged when it starts and when it ends.
+        if getattr(request.app.state, "ready", True):
+            reason = f"{type(exc).__name__}: {exc}".removesuffix(": ")
+            logger.warning("Not ready: the database did not answer (%s)", reason)
+        request.app.state.ready = False
         detail = "The database is not reachable."
-        return JSONResponse({"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, detail)
+    if not getattr(request.app.state, "ready", True):
+        logger.info("Ready again: the database answers")
+    request.app.state.ready = True
     return JSONResponse({"status": "ok"})
