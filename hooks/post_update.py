@@ -1,4 +1,4 @@
-"""After `copier update`: join Alembic heads the update split, then say what needs the person's hand.
+"""After `copier update`: join Alembic heads the update split, then say what needs a person.
 
 Copier runs this (an unversioned `_migrations` entry in copier.yml, so after every update, once the
 project's own changes have been merged back) in the project's folder, with Copier's Python: only
@@ -47,7 +47,7 @@ def git(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def alembic_options() -> dict[str, str]:
-    """`script_location` and `file_template`, from alembic.ini or pyproject.toml's [tool.alembic]."""
+    """`script_location` and `file_template`, from alembic.ini or pyproject.toml [tool.alembic]."""
     ini = Path("alembic.ini")
     if ini.is_file():
         parser = configparser.ConfigParser(interpolation=None)
@@ -180,8 +180,8 @@ def merge_source(revision: str, parents: list[str], when: datetime.datetime) -> 
     return (
         f'"""{MERGE_MESSAGE}.\n'
         "\n"
-        "Written by the template's update task (hooks/post_update.py): the update added a template\n"
-        "revision beside the project's own, and this joins the two lines of history.\n"
+        "Written by the template's update task (hooks/post_update.py): the update added a\n"
+        "template revision beside the project's own, and this joins the two lines of history.\n"
         "\n"
         f"Revision ID: {revision}\n"
         f"Revises: {', '.join(parents)}\n"
