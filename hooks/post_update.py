@@ -27,7 +27,8 @@ from pathlib import Path
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
 DATED_NAME = re.compile(r"^(\d{4})_(\d{2})_(\d{2})_(\d{2})(\d{2})")
-MERGE_MESSAGE = "Merge the template's revisions with the project's"
+MERGE_MESSAGE = "Join the template's revisions and the project's"
+MERGE_SLUG = "join_template_and_project_revisions"
 CONFLICT_MARKER = "<<<<<<< before updating"
 
 
@@ -155,10 +156,9 @@ def merge_time(joined: list[Revision]) -> datetime.datetime:
 
 
 def merge_filename(options: dict[str, str], revision: str, when: datetime.datetime) -> str:
-    slug = re.sub(r"\W+", "_", MERGE_MESSAGE.lower()).strip("_")[:40].rstrip("_")
     fields = {
         "rev": revision,
-        "slug": slug,
+        "slug": MERGE_SLUG,
         "epoch": int(when.replace(tzinfo=datetime.UTC).timestamp()),
         "year": when.year,
         "month": when.month,
