@@ -80,6 +80,15 @@ def git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
+def write_git_config() -> None:
+    """Whole or not at all: another xdist worker's git may be reading the file right now."""
+    if GIT_CONFIG.is_file() and GIT_CONFIG.read_text() == GIT_CONFIG_TEXT:
+        return
+    partial = GIT_CONFIG.with_name(f"{GIT_CONFIG.name}.{os.getpid()}")
+    partial.write_text(GIT_CONFIG_TEXT)
+    partial.replace(GIT_CONFIG)
+
+
 def commit_all(cwd: Path, message: str) -> None:
     git(cwd, "add", "--all")
     git(cwd, "commit", "--quiet", "--allow-empty", "--message", message)
@@ -88,14 +97,14 @@ def commit_all(cwd: Path, message: str) -> None:
 @contextmanager
 def copier_git_environment() -> Iterator[None]:
     """Copier runs git, and its tasks, through plumbum, which copied os.environ at import."""
-    GIT_CONFIG.write_text(GIT_CONFIG_TEXT)
+    write_git_config()
     with plumbum.local.env(**GIT_ENV):
         yield
 
 
 def template_history(destination: Path) -> Path:
     """A clone of this repository with a tag per release and the working tree as its HEAD."""
-    GIT_CONFIG.write_text(GIT_CONFIG_TEXT)
+    write_git_config()
     git(
         destination.parent,
         "clone",
