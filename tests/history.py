@@ -162,7 +162,13 @@ def insert_after_last(text: str, pattern: str, line: str) -> str:
 
 
 def wire_router(project: Path) -> None:
-    """Import the team's router (where isort puts it) and include it after the template's."""
+    """Include the team's router: in extensions.py where the release has it, else in main.py."""
+    extensions = project / "src" / PACKAGE / "extensions.py"
+    if extensions.is_file():
+        text = extensions.read_text()
+        text = insert_after_last(text, r"^from pydantic import ", "\n" + ROUTER_IMPORT)
+        extensions.write_text(text.rstrip("\n") + "\n" + ROUTER_INCLUDE)
+        return
     main = project / "src" / PACKAGE / "main.py"
     text = main.read_text()
     earlier = [
@@ -235,7 +241,11 @@ def team_edits_kept(project: Path) -> list[str]:
     missing = []
     if (project / ROUTER_MODULE).read_text() != (TEAM_EDITS / "shelves.py").read_text():
         missing.append("the router module")
-    if ROUTER_INCLUDE not in text[f"src/{PACKAGE}/main.py"]:
+    extensions = project / "src" / PACKAGE / "extensions.py"
+    wiring = text[f"src/{PACKAGE}/main.py"]
+    if extensions.is_file():
+        wiring += extensions.read_text()
+    if ROUTER_INCLUDE not in wiring:
         missing.append("the router's wiring")
     if not (project / TEAM_TEST).is_file():
         missing.append("the team's test")
