@@ -58,6 +58,8 @@ NICKNAME_COLUMN = "    nickname: Mapped[str | None] = mapped_column(String(100))
 SETTING_DEFAULT = ("    echo: bool = False\n", "    echo: bool = True\n")
 TEAM_DEPENDENCY = "anyio>=4.6"
 DELETED_SAMPLE_TEST = "tests/test_books.py"
+# Branches of the history clone: the working tree, and a stand-in next release on top of it.
+NOW, NEXT = "now", "next"
 CONFLICT_MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
 
 
@@ -113,7 +115,7 @@ def template_history(destination: Path) -> Path:
         str(TEMPLATE_ROOT),
         destination.name,
     )
-    git(destination, "checkout", "--quiet", "-B", "history")
+    git(destination, "checkout", "--quiet", "-B", NOW)
     for version, commit in releases().items():
         present = subprocess.run(
             ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=destination, check=False
@@ -131,7 +133,65 @@ def template_history(destination: Path) -> Path:
             target.unlink(missing_ok=True)
     copy_template(destination)
     commit_all(destination, "The working tree")
+    git(destination, "checkout", "--quiet", "-b", NEXT)
+    next_release(destination)
+    commit_all(destination, "A stand-in next release: fixes to main.py, settings.py, pyproject")
+    git(destination, "checkout", "--quiet", NOW)
     return destination
+
+
+# The next release's changes, each where the template adds things: beside its own lines, at the
+# places teams touched before the seams existed.
+NEXT_MAIN = ("    app.include_router(health_router)\n", '    app.state.release = "next"\n')
+NEXT_SETTING = (
+    "    # Seconds a response may take before the service logs it as slow.\n"
+    "    slow_response: float = 1.0\n"
+)
+NEXT_DEPENDENCY = "itsdangerous>=2.2"
+NEXT_README = "## Support\n\nAsk the platform team.\n\n"
+
+
+def next_release(template: Path) -> None:
+    package = template / "template" / "src" / "{{ package_name }}"
+    main = package / "main.py.jinja"
+    main.write_text(replace_once(main.read_text(), NEXT_MAIN[0], NEXT_MAIN[0] + NEXT_MAIN[1]))
+    settings = package / "settings.py.jinja"
+    settings.write_text(
+        replace_once(
+            settings.read_text(), "\n\n\nclass Settings(", f"\n{NEXT_SETTING}\n\nclass Settings("
+        )
+    )
+    pyproject = template / "template" / "pyproject.toml.jinja"
+    pyproject.write_text(
+        replace_once(
+            pyproject.read_text(),
+            '    "fastapi>=0.121",\n',
+            f'    "fastapi>=0.121",\n    "{NEXT_DEPENDENCY}",\n',
+        )
+    )
+    readme = template / "template" / "README.md.jinja"
+    readme.write_text(
+        replace_once(
+            readme.read_text(),
+            "## Updating this service\n",
+            NEXT_README + "## Updating this service\n",
+        )
+    )
+
+
+def next_release_arrived(project: Path) -> list[str]:
+    """Which of the stand-in next release's changes the updated project lacks."""
+    package = project / "src" / PACKAGE
+    missing = []
+    if NEXT_MAIN[1] not in (package / "main.py").read_text():
+        missing.append("main.py")
+    if NEXT_SETTING not in (package / "settings.py").read_text():
+        missing.append("settings.py")
+    if f'"{NEXT_DEPENDENCY}"' not in (project / "pyproject.toml").read_text():
+        missing.append("pyproject.toml")
+    if NEXT_README not in (project / "README.md").read_text():
+        missing.append("README.md")
+    return missing
 
 
 def load_update_hook() -> ModuleType:
@@ -288,7 +348,17 @@ class Step:
 
     @property
     def id(self) -> str:
-        return f"v{self.version}-{self.driver}"
+        return f"{self.start}-{self.driver}"
+
+    @property
+    def start(self) -> str:
+        """Where the project is generated: a release tag, or the working tree (NOW)."""
+        return NOW if self.version == NOW else f"v{self.version}"
+
+    @property
+    def target(self) -> str:
+        """Where it is updated to: the working tree, or from there to the next release."""
+        return NEXT if self.version == NOW else NOW
 
     @property
     def case(self) -> Case:
@@ -341,7 +411,7 @@ def generate(template: Path, destination: Path, step: Step) -> None:
         copier.run_copy(
             str(template),
             str(destination),
-            vcs_ref=f"v{step.version}",
+            vcs_ref=step.start,
             data={"project_name": PROJECT_NAME, "package_name": PACKAGE, "db_driver": step.driver},
             defaults=True,
             quiet=True,
@@ -353,11 +423,11 @@ def generate(template: Path, destination: Path, step: Step) -> None:
     hand_over(destination)
 
 
-def update(project: Path) -> None:
+def update(project: Path, target: str) -> None:
     with copier_git_environment():
         copier.run_update(
             str(project),
-            vcs_ref="HEAD",
+            vcs_ref=target,
             defaults=True,
             overwrite=True,
             quiet=True,

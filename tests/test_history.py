@@ -20,6 +20,7 @@ import pytest
 from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name
 from .history import (
     DRIVERS,
+    NOW,
     TEAM_TEST,
     Step,
     Updated,
@@ -29,6 +30,7 @@ from .history import (
     commit_all,
     conflicted,
     generate,
+    next_release_arrived,
     releases,
     seed_author,
     sqlite_url,
@@ -42,7 +44,10 @@ from .project import Project, clean_environment, describe, hand_over, workspace
 # also get ruff, format, mypy and alembic check.
 TESTED = list(releases())[-int(os.environ.get("TEMPLATE_HISTORY_DEPTH", "5")) :]
 FULL = {TESTED[0], TESTED[-1]}
-STEPS = [Step(version, driver) for version in TESTED for driver in DRIVERS]
+# Then a project generated from the working tree takes a stand-in next release (history.NEXT):
+# the seams must keep the team's edits and the template's next changes apart.
+STEPS = [Step(version, driver) for version in [*TESTED, NOW] for driver in DRIVERS]
+NOW_STEPS = [step for step in STEPS if step.version == NOW]
 
 
 def each_step(steps: list[Step]) -> pytest.MarkDecorator:
@@ -117,7 +122,7 @@ def updated(
             seed_author(url, dsn)
         with project.timed("render"):
             commit_all(path, "Our own changes")
-            update(path)
+            update(path, step.target)
         return Updated(step, project, url, conflicted(path), old_migration, seeded, dsn)
 
     return get
@@ -133,6 +138,13 @@ def test_the_update_leaves_no_conflict_markers(
     step: Step, updated: Callable[[Step], Updated]
 ) -> None:
     assert updated(step).conflicts == []
+
+
+@each_step(NOW_STEPS)
+def test_the_next_releases_changes_to_main_settings_pyproject_and_readme_arrive(
+    step: Step, updated: Callable[[Step], Updated]
+) -> None:
+    assert next_release_arrived(updated(step).project.path) == []
 
 
 @each_step(STEPS)
