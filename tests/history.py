@@ -224,31 +224,40 @@ def insert_after_last(text: str, pattern: str, line: str) -> str:
 def wire_router(project: Path) -> None:
     """Include the team's router: in extensions.py where the release has it, else in main.py."""
     extensions = project / "src" / PACKAGE / "extensions.py"
-    if extensions.is_file():
-        text = extensions.read_text()
-        text = insert_after_last(text, r"^from pydantic import ", "\n" + ROUTER_IMPORT)
-        extensions.write_text(text.rstrip("\n") + "\n" + ROUTER_INCLUDE)
+    if not extensions.is_file():
+        wire_router_in_main(project)
         return
+    text = extensions.read_text()
+    text = insert_after_last(text, r"^from pydantic import ", "\n" + ROUTER_IMPORT)
+    extensions.write_text(text.rstrip("\n") + "\n" + ROUTER_INCLUDE)
+
+
+def wire_router_in_main(project: Path) -> None:
+    """Import the router where isort puts it, include it after the template's last; once."""
     main = project / "src" / PACKAGE / "main.py"
     text = main.read_text()
-    earlier = [
-        match
-        for match in re.finditer(r"^from \.(\w+) import .*$", text, re.MULTILINE)
-        if match.group(1) < "shelves"
-    ]
-    assert earlier, "main.py imports nothing of its own package; the template changed"
-    end = earlier[-1].end() + 1
-    if earlier[-1].group(0).endswith("("):
-        end = text.index("\n)\n", end) + 3
-    text = text[:end] + ROUTER_IMPORT + text[end:]
-    text = insert_after_last(text, r"^    app\.include_router\(", ROUTER_INCLUDE)
+    if ROUTER_IMPORT not in text:
+        earlier = [
+            match
+            for match in re.finditer(r"^from \.(\w+) import .*$", text, re.MULTILINE)
+            if match.group(1) < "shelves"
+        ]
+        assert earlier, "main.py imports nothing of its own package; the template changed"
+        end = earlier[-1].end() + 1
+        if earlier[-1].group(0).endswith("("):
+            end = text.index("\n)\n", end) + 3
+        text = text[:end] + ROUTER_IMPORT + text[end:]
+    if ROUTER_INCLUDE not in text:
+        text = insert_after_last(text, r"^    app\.include_router\(", ROUTER_INCLUDE)
     main.write_text(text)
 
 
 def add_dependency(project: Path) -> None:
-    """What `uv add` does: keep a sorted list sorted, else append at the end."""
+    """What `uv add` does: keep a sorted list sorted, else append at the end; once."""
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
+    if f'"{TEAM_DEPENDENCY}"' in text:
+        return
     block = re.search(r"^dependencies = \[\n(.*?)^\]", text, re.MULTILINE | re.DOTALL)
     assert block is not None, "pyproject.toml has no dependencies list"
     lines = block.group(1).splitlines(keepends=True)
@@ -259,6 +268,20 @@ def add_dependency(project: Path) -> None:
         position = sum(1 for name in names if name < TEAM_DEPENDENCY.lower())
     lines.insert(position, new)
     pyproject.write_text(text[: block.start(1)] + "".join(lines) + text[block.end(1) :])
+
+
+def tune_setting(project: Path) -> None:
+    settings = project / "src" / PACKAGE / "settings.py"
+    text = settings.read_text()
+    if SETTING_DEFAULT[1] not in text:
+        settings.write_text(replace_once(text, *SETTING_DEFAULT))
+
+
+def append_notes(project: Path) -> None:
+    readme = project / "README.md"
+    notes = (TEAM_EDITS / "README-notes.md").read_text()
+    if notes.strip() not in readme.read_text():
+        readme.write_text(readme.read_text().rstrip("\n") + "\n" + notes)
 
 
 def replace_once(text: str, old: str, new: str) -> str:
@@ -278,12 +301,53 @@ def apply_team_edits(project: Path) -> None:
     models.write_text(
         insert_after_last(models.read_text(), r"^    name: Mapped\[str\]", NICKNAME_COLUMN)
     )
-    settings = project / "src" / PACKAGE / "settings.py"
-    settings.write_text(replace_once(settings.read_text(), *SETTING_DEFAULT))
+    tune_setting(project)
     add_dependency(project)
-    readme = project / "README.md"
-    readme.write_text(readme.read_text() + (TEAM_EDITS / "README-notes.md").read_text())
+    append_notes(project)
     (project / DELETED_SAMPLE_TEST).unlink()
+
+
+# How a person resolves a conflicted file: take the template's side, then redo their own change.
+REDO = {
+    f"src/{PACKAGE}/main.py": wire_router_in_main,
+    f"src/{PACKAGE}/settings.py": tune_setting,
+    "pyproject.toml": add_dependency,
+    "README.md": append_notes,
+}
+CONFLICT = re.compile(
+    r"^<<<<<<< before updating\n.*?^=======\n(.*?)^>>>>>>> after updating\n",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def genuine_conflicts(step: "Step") -> set[str]:
+    """Files where the team's edits and the template's later changes touch the same lines.
+
+    Up to 0.4.0 both appended to main.py's routers and next to the settings default the team
+    tunes (0.5.0 added routers and settings there). Every release before the seams (0.7.0 and
+    older) ends its README and dependency list where the team appended notes and `uv add`
+    appended to the unsorted list, and the seams' release rewrites both ends. From the seams on,
+    nothing.
+    """
+    if step.version == NOW:
+        return set()
+    version = tuple(int(part) for part in step.version.split("."))
+    if version > (0, 7, 0):
+        return set()
+    files = {"README.md", "pyproject.toml"}
+    if version < (0, 5, 0):
+        files |= {f"src/{PACKAGE}/main.py", f"src/{PACKAGE}/settings.py"}
+    return files
+
+
+def resolve_as_a_person_would(project: Path, files: list[str]) -> None:
+    for name in files:
+        if name not in REDO:  # not one of the team's edits: left for the conflict test to report
+            continue
+        path = project / name
+        path.write_text(CONFLICT.sub(r"\1", path.read_text()))
+        REDO[name](project)
+    hand_over(project)
 
 
 def team_edits_kept(project: Path) -> list[str]:
