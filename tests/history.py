@@ -439,6 +439,8 @@ class Updated:
     seeded: bool
     # libpq's form of a PostgreSQL database_url, for reading it back; None for SQLite.
     dsn: str | None
+    installed: subprocess.CompletedProcess[str]  # `uv sync` after the update
+    upgraded: subprocess.CompletedProcess[str]  # then `alembic upgrade head` on the old database
 
 
 def sqlite_url(project: Path) -> str:
