@@ -136,7 +136,7 @@ def revisions_before_update(folder: Path) -> list[Revision] | None:
     for name in listed.stdout.splitlines():
         if not name.endswith(".py"):
             continue
-        shown = git("show", f"HEAD:{name}")
+        shown = git("show", f"HEAD:./{name}")
         revision = parse_revision(shown.stdout, Path(name).name)
         if shown.returncode == 0 and revision is not None:
             found.append(revision)
@@ -234,11 +234,13 @@ def join_heads(folder: Path, options: dict[str, str]) -> list[str]:
 
 def conflicted_files() -> list[str]:
     """Files git lists as unmerged, with any other file holding Copier's markers or a .rej file."""
-    found = set(git("diff", "--name-only", "--diff-filter=U").stdout.splitlines())
+    # Paths relative to the project, which may be a folder inside a larger repository.
+    found = set(git("diff", "--relative", "--name-only", "--diff-filter=U").stdout.splitlines())
     marked = git("grep", "--untracked", "-l", "-F", "-e", CONFLICT_MARKER, "--", ".")
     found.update(marked.stdout.splitlines())
-    status = git("status", "--porcelain", "--ignored", "--untracked-files=all")
-    found.update(line[3:] for line in status.stdout.splitlines() if line.endswith(".rej"))
+    for rejected in Path().rglob("*.rej"):
+        if not {".git", ".venv"}.intersection(rejected.parts):
+            found.add(rejected.as_posix())
     return sorted(name for name in found if name)
 
 

@@ -155,3 +155,22 @@ def test_a_clean_update_says_so(project: Path) -> None:
     result = run_hook(project)
 
     assert "No conflicts" in result.stderr
+
+
+def test_a_project_inside_a_larger_repository_is_read_from_its_own_folder(tmp_path: Path) -> None:
+    monorepo = tmp_path / "monorepo"
+    path = monorepo / "services" / "catalogue"
+    (path / "migrations" / "versions").mkdir(parents=True)
+    (path / "pyproject.toml").write_text(PYPROJECT)
+    add_revision(path, "2026_11_22_1200-aaaaaaaaaaaa_initial.py", "aaaaaaaaaaaa", None)
+    add_revision(path, "2026_11_25_0900-bbbbbbbbbbbb_add_bio.py", "bbbbbbbbbbbb", "aaaaaaaaaaaa")
+    add_revision(path, "2026_11_26_0900-dddddddddddd_branch.py", "dddddddddddd", "aaaaaaaaaaaa")
+    git(monorepo, "init", "--quiet")
+    git(monorepo, "add", "--all")
+    git(monorepo, "commit", "--quiet", "--message", "Generated, plus two lines of our own")
+    (path / "README.md").write_text("<<<<<<< before updating\nours\n=======\ntheirs\n")
+
+    result = run_hook(path)
+
+    assert len(versions(path)) == 3, "the heads the team had before were merged"
+    assert "  README.md\n" in result.stderr
