@@ -8,6 +8,9 @@ and every request that failed other than with a deliberate 503. Exits 1 if eithe
 
     uv run python -m bench.pool_budget --pooler none --workers 2
     uv run python -m bench.pool_budget --pooler pgbouncer --driver psycopg --workers 4
+    uv run python -m bench.pool_budget --data pool_size=5 --env DATABASE__POOL_TIMEOUT=1
+
+The budget is copier.yml's computed `server_connections` for one instance of W workers.
 """
 
 import argparse
@@ -18,7 +21,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,22 +30,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import yaml
-from psycopg import sql
 
-from tests.conftest import POSTGRES_SCHEMES, POSTGRES_URL, PostgresServer
-from tests.matrix import Case, copy_template
-from tests.project import (
+from harness.matrix import Case, answers_of, choice_questions, copy_template, pretend
+from harness.ports import free_port, wait_for_port
+from harness.postgres import PostgresServer
+from harness.project import (
     UNPRIVILEGED_USER,
     Project,
     clean_environment,
+    database_name,
     describe,
     hand_over,
+    render,
     running_as_root,
     workspace,
 )
-from tests.project import render as render_case
 
 MAX_CONCURRENCY = 500
 MAX_SECONDS = 60
@@ -60,60 +62,38 @@ def unprivileged() -> dict[str, Any]:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def home() -> dict[str, str]:
     """The unprivileged account's HOME (drivers look for ~/.postgresql), when we are root."""
     return {"HOME": pwd.getpwnam(UNPRIVILEGED_USER).pw_dir} if running_as_root() else {}
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"{what} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"{what} did not listen on port {port} within 60 s:\n{log.read_text()}")
-
-
 def prepare_project(args: argparse.Namespace, base: Path) -> Project:
-    answers = {"db_driver": args.driver, "connection_pooler": args.pooler}
-    if args.pooler == "none":
-        answers["workers"] = str(args.workers)
+    """Render the answers (or take a rendered project) as one instance of `args.workers` workers,
+    with every answer Copier computes for it, the connection budget among them."""
+    answers = {**dict(item.split("=", 1) for item in args.data), "db_driver": args.driver}
+    answers |= {"connection_pooler": args.pooler, "workers": str(args.workers), "instances": "1"}
+    template = copy_template(Path(tempfile.mkdtemp(prefix="bench-template-")))
+    recorded = {}
+    if args.project:
+        recorded = yaml.safe_load((args.project / ".copier-answers.yml").read_text())
+    # The answers file leaves computed answers out: Copier computes them again.
+    computed = answers_of(pretend(template, {**recorded, **answers}))
+    if not computed["is_postgres"]:
+        sys.exit(f"{args.driver} opens no server connections to count; pick a PostgreSQL driver")
+    case = Case(tuple(answers.items()), None)
     env = clean_environment(base)
     if args.project:
-        return Project(Case(tuple(answers.items()), None), args.project.resolve(), env)
-    template = copy_template(Path(tempfile.mkdtemp(prefix="bench-template-")))
-    destination = base / "bench" / f"{args.driver}-{args.pooler}"
-    shutil.rmtree(destination, ignore_errors=True)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    project = render_case(Case(tuple(answers.items()), None), template, destination, env)
-    result = project.run("uv", "sync", "--no-dev", phase="install")
-    if result.returncode != 0:
-        sys.exit(describe(result))
+        return Project(case, args.project.resolve(), env, answers=computed)
+    project = render(case, template, base / "bench" / f"{args.driver}-{args.pooler}", env)
+    project.install("--no-dev")
     return project
 
 
-def budget(project: Project, workers: int, overrides: dict[str, str]) -> tuple[int, str]:
-    """The most server connections one instance with this many workers may open."""
-    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
-    if answers.get("connection_pooler") == "pgbouncer":
-        size = int(answers["pgbouncer_pool_size"])
-        return size, f"PgBouncer's default_pool_size = {size}"
-    pool_size = int(overrides.get("DATABASE__POOL_SIZE", answers["pool_size"]))
-    max_overflow = int(overrides.get("DATABASE__MAX_OVERFLOW", answers["max_overflow"]))
-    limit = workers * (pool_size + max_overflow)
-    return limit, (
-        f"{workers} workers x ({pool_size} pool_size + {max_overflow} max_overflow) = {limit}"
-    )
+def describe_budget(answers: dict[str, Any]) -> str:
+    if answers["pooled"]:
+        sizes = f"pool_size={answers['pool_size']}, max_overflow={answers['max_overflow']}"
+        return f"{answers['workers']} workers with {sizes}"
+    return f"PgBouncer with default_pool_size={answers['pgbouncer_pool_size']}"
 
 
 def start_pgbouncer(
@@ -124,8 +104,7 @@ def start_pgbouncer(
     folder.mkdir(exist_ok=True)
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"
-        f"* = host={server.info.get('host', '127.0.0.1')} port={server.info.get('port', 5432)}"
-        f" user={server.info.get('user', 'postgres')}\n"
+        f"* = host={server.host} port={server.port} user={server.user}\n"
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         "auth_type = any\npool_mode = transaction\n"
@@ -142,7 +121,7 @@ def start_pgbouncer(
         stderr=subprocess.STDOUT,
         **unprivileged(),
     )
-    wait_for_port(port, process, "PgBouncer", folder / "pgbouncer.log")
+    wait_for_port(port, process, "PgBouncer", log=folder / "pgbouncer.log")
     return process, port
 
 
@@ -156,14 +135,9 @@ class Sampler(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        query = (
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = %s AND backend_type = 'client backend'"
-        )
         with self.server.connect() as connection:
             while not self.done.is_set():
-                row = connection.execute(query, (self.database,)).fetchone()
-                self.samples.append(int(row[0]) if row else 0)
+                self.samples.append(self.server.connections_to(self.database, via=connection))
                 time.sleep(0.02)
 
 
@@ -198,11 +172,14 @@ async def drive(base_url: str, concurrency: int, seconds: float) -> collections.
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pooler", choices=["none", "pgbouncer"], default="none")
-    parser.add_argument("--driver", choices=sorted(POSTGRES_SCHEMES), default="asyncpg")
+    parser.add_argument("--driver", choices=choice_questions()["db_driver"], default="asyncpg")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--project", type=Path, help="an already rendered project to use")
+    parser.add_argument(
+        "--data", action="append", default=[], metavar="QUESTION=ANSWER", help="a Copier answer"
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -215,14 +192,21 @@ def main() -> int:
             f"keep --concurrency within 1..{MAX_CONCURRENCY}, --seconds within 0..{MAX_SECONDS}"
         )
 
-    server = PostgresServer(POSTGRES_URL)
+    if args.project and args.data:
+        parser.error("--data answers a render; a --project was rendered with its own answers")
+    extra = dict(item.split("=", 1) for item in args.env)
+    sized = sorted(
+        name for name in extra if name in {"DATABASE__POOL_SIZE", "DATABASE__MAX_OVERFLOW"}
+    )
+    if sized:
+        parser.error(f"set {', '.join(sized)} with --data (pool_size=N): the budget follows it")
+    server = PostgresServer().check()
     base = workspace(Path(tempfile.gettempdir()) / "bench")
     project = prepare_project(args, base)
-    extra = dict(item.split("=", 1) for item in args.env)
-    limit, arithmetic = budget(project, args.workers, extra)
-    database = f"bench_{args.driver}_{args.pooler}"
-    server.recreate(database)
-    direct_url = server.url(POSTGRES_SCHEMES[args.driver], database)
+    limit = project.answers["server_connections"]
+    what = describe_budget(project.answers)
+    database = database_name(project.case, "budget")
+    direct_url = project.database_url("budget", server)
     migrated = project.run(
         "uv",
         "run",
@@ -240,15 +224,13 @@ def main() -> int:
     try:
         service_url = direct_url
         if args.pooler == "pgbouncer":
-            bouncer, bouncer_port = start_pgbouncer(project, server, limit)
-            processes.append(bouncer)
-            service_url = service_url.replace(
-                f"@{server.info.get('host', '127.0.0.1')}:{server.info.get('port', 5432)}/",
-                f"@127.0.0.1:{bouncer_port}/",
+            bouncer, bouncer_port = start_pgbouncer(
+                project, server, project.answers["pgbouncer_pool_size"]
             )
+            processes.append(bouncer)
+            service_url = project.database_url("budget", server, recreate=False, port=bouncer_port)
         port = free_port()
-        package = yaml.safe_load((project.path / ".copier-answers.yml").read_text())["package_name"]
-        command = [".venv/bin/uvicorn", "--factory", f"{package}.main:create_app"]
+        command = [".venv/bin/uvicorn", "--factory", f"{project.package}.main:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
         service_log = project.path / ".bench-service.log"
         service = subprocess.Popen(
@@ -260,7 +242,7 @@ def main() -> int:
             **unprivileged(),
         )
         processes.append(service)
-        wait_for_port(port, service, "The service", service_log)
+        wait_for_port(port, service, "The service", log=service_log)
         time.sleep(1)  # let every worker finish its startup
 
         sampler = Sampler(server, database)
@@ -277,10 +259,7 @@ def main() -> int:
                 process.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        with psycopg.connect(server.dsn, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} (FORCE)").format(sql.Identifier(database))
-            )
+        server.drop(database)
 
     requests = sum(count for key, count in outcomes.items() if key.isdigit())
     failures = {key: count for key, count in outcomes.items() if key not in {"200", "201", "503"}}
@@ -289,7 +268,8 @@ def main() -> int:
     print(f"load         {args.concurrency} concurrent clients for {elapsed:.1f} s over loopback")
     print(f"requests     {requests} ({requests / elapsed:.0f}/s): {dict(sorted(outcomes.items()))}")
     print(f"connections  at most {peak} server connections in {len(sampler.samples)} samples")
-    print(f"budget       {arithmetic}: {'within' if peak <= limit else 'EXCEEDED'}")
+    verdict = "within" if peak <= limit else "EXCEEDED"
+    print(f"budget       copier.yml's server_connections = {limit} ({what}): {verdict}")
     print(f"failures     {failures or 'none (503s are deliberate)'}")
     if failures:
         log = (project.path / ".bench-service.log").read_text().splitlines()

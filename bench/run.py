@@ -1,6 +1,6 @@
 """Benchmark a generated service against its raw-driver ceiling: renders, installs, runs its bench.
 
-    uv run python bench/run.py [--data db_driver=psycopg ...] [-- --seconds 8 --rounds 3 ...]
+    uv run python -m bench.run [--data db_driver=psycopg ...] [-- --seconds 8 --rounds 3 ...]
 
 Renders the template from this working tree (default answers unless --data says otherwise),
 installs the project with uv and runs the benchmark every generated project ships
@@ -10,33 +10,14 @@ or, for SQLite, a file in the project. Arguments after `--` go to the project's 
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import copier
-import psycopg
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.matrix import copy_template  # noqa: E402
-
-POSTGRES_URL = os.environ.get(
-    "TEMPLATE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-SCHEMES = {"asyncpg": "postgresql+asyncpg", "psycopg": "postgresql+psycopg"}
-
-
-def database_url(project: Path, driver: str) -> str:
-    if driver not in SCHEMES:
-        return f"sqlite+aiosqlite:///{project / 'bench.db'}"
-    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
-    password = f":{info['password']}" if info.get("password") else ""
-    host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
-    return f"{SCHEMES[driver]}://{info.get('user', 'postgres')}{password}@{host}:{port}/service"
+from harness.matrix import Case, copy_template
+from harness.postgres import PostgresServer
+from harness.project import as_project_user, clean_environment, render, workspace
 
 
 def main() -> int:
@@ -46,22 +27,24 @@ def main() -> int:
     )
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: the bench's own")
     args = parser.parse_args()
-    answers = dict(item.split("=", 1) for item in args.data)
+    answers = tuple(tuple(item.split("=", 1)) for item in args.data)
     bench_args = [arg for arg in args.bench_args if arg != "--"]
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "template").mkdir()
         template = copy_template(Path(folder, "template"))
-        project = Path(folder, "service")
-        copier.run_copy(
-            str(template), str(project), data=answers, defaults=True, quiet=True, unsafe=True
-        )
-        subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True)
+        base = workspace(Path(folder))
+        destination = base / "bench" / "service"
+        project = render(Case(answers, None), template, destination, clean_environment(base))
+        project.install("--quiet")
+        server = PostgresServer().check() if project.answers["is_postgres"] else None
+        # The benchmark builds its own database next to this one (see the project's README).
         env = {
-            **os.environ,
-            "DATABASE__URL": database_url(project, answers.get("db_driver", "asyncpg")),
+            **project.env,
+            "DATABASE__URL": project.database_url("service", server, recreate=False),
         }
         command = ["uv", "run", "--quiet", "python", "-m", "bench", *bench_args]
-        return subprocess.run(command, cwd=project, env=env, check=False).returncode
+        return subprocess.run(
+            as_project_user(command), cwd=project.path, env=env, check=False
+        ).returncode
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import POSTGRES_SCHEMES, POSTGRES_URL, PostgresServer, database_name
-from tests.matrix import TEMPLATE_ROOT, cases, copy_template, valid_cases
-from tests.project import Project, clean_environment, describe, render, workspace
+from harness.matrix import TEMPLATE_ROOT, cases, copy_template, valid_cases
+from harness.postgres import PostgresServer
+from harness.project import Project, clean_environment, describe, render, workspace
 
 BENCH_TESTS = '''"""Trivial database tests added by bench/strategies.py: one read per test."""
 
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--matrix", action="store_true", help="also time a whole scripts/test")
     args = parser.parse_args()
 
-    server = PostgresServer(POSTGRES_URL)
+    server = PostgresServer()
     with tempfile.TemporaryDirectory() as scratch:
         template = copy_template(Path(scratch))
         base = workspace(Path(scratch))
@@ -75,17 +75,12 @@ def main() -> None:
         for case in valid_cases():
             if args.only not in case.id:
                 continue
-            extra = {}
-            if case["db_driver"] in POSTGRES_SCHEMES:
-                url = server.url(POSTGRES_SCHEMES[case["db_driver"]], database_name(case, "bench"))
-                extra["TEST_DATABASE_URL"] = url
             destination = base / "bench" / case.id
-            shutil.rmtree(destination, ignore_errors=True)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            project = render(case, template, destination, clean_environment(base, **extra))
-            installed = project.run("uv", "sync", "-q", phase="install")
-            if installed.returncode != 0:
-                sys.exit(f"{case.id} did not install: {describe(installed)}")
+            project = render(case, template, destination, clean_environment(base))
+            if project.answers["is_postgres"]:
+                url = project.database_url("bench", server.check(), recreate=False)
+                project.env["TEST_DATABASE_URL"] = url
+            project.install("-q")
             without = suite_seconds(project, 0, args.repeats)
             with_extra = suite_seconds(project, args.tests, args.repeats)
             per_test_ms = (with_extra - without) / args.tests * 1000

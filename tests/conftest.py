@@ -2,85 +2,30 @@
 
 import json
 import os
-import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from .matrix import Case, copy_template
-from .project import (
+from harness.matrix import Case, copy_template
+from harness.postgres import NoServerError, PostgresServer
+from harness.project import (
     RESULTS_DIR,
+    CommandError,
     Project,
     clean_environment,
-    describe,
     render,
-    run_token,
     workspace,
 )
-
-POSTGRES_URL = os.environ.get(
-    "TEMPLATE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-# The URL scheme each PostgreSQL driver answer uses; a new driver must be added here on purpose.
-POSTGRES_SCHEMES = {"asyncpg": "postgresql+asyncpg", "psycopg": "postgresql+psycopg"}
-
-
-class PostgresServer:
-    """The server the PostgreSQL cases test against; creates and drops their databases."""
-
-    def __init__(self, url: str) -> None:
-        self.dsn = url
-        self.info = psycopg.conninfo.conninfo_to_dict(url)
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-
-    def url(self, scheme: str, database: str) -> str:
-        user = self.info.get("user", "postgres")
-        password = f":{self.info['password']}" if self.info.get("password") else ""
-        host = self.info.get("host", "127.0.0.1")
-        port = self.info.get("port", 5432)
-        return f"{scheme}://{user}{password}@{host}:{port}/{database}"
-
-    def recreate(self, database: str) -> None:
-        with self.connect() as connection:
-            name = sql.Identifier(database)
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} (FORCE)").format(name))
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-    def drop(self, database: str) -> None:
-        with self.connect() as connection:
-            name = sql.Identifier(database)
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} (FORCE)").format(name))
-
-    def connections_to(self, database: str) -> int:
-        with self.connect() as connection:
-            query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-            row = connection.execute(query, (database,)).fetchone()
-            return int(row[0]) if row else 0
 
 
 @pytest.fixture(scope="session")
 def postgres() -> PostgresServer:
-    server = PostgresServer(POSTGRES_URL)
     try:
-        server.connect().close()
-    except psycopg.OperationalError as error:
-        pytest.fail(
-            f"The PostgreSQL cases need a server and none answered at {POSTGRES_URL} ({error}). "
-            "Start one there, or set TEMPLATE_POSTGRES_URL=postgresql://user:password@host:port/"
-            "postgres for a user that may create databases.",
-            pytrace=False,
-        )
-    return server
-
-
-def database_name(case: Case, purpose: str) -> str:
-    return f"tpl_{run_token()}_{case.id}_{purpose}".replace("-", "_")
+        return PostgresServer().check()
+    except NoServerError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -90,13 +35,17 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def rendered(
-    template: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    testrun_uid: str,
 ) -> Callable[[Case], Project]:
     """Render and install a case the first time a test asks for it; later tests reuse it."""
     projects: dict[str, Project | str] = {}
 
     def get(case: Case) -> Project:
         if case.id not in projects:
+            claim(case, testrun_uid)
             projects[case.id] = build(case)
         project = projects[case.id]
         if isinstance(project, str):
@@ -104,22 +53,42 @@ def rendered(
         return project
 
     def build(case: Case) -> Project | str:
-        extra = {}
-        if case["db_driver"] in POSTGRES_SCHEMES:
-            server: PostgresServer = request.getfixturevalue("postgres")
-            scheme = POSTGRES_SCHEMES[case["db_driver"]]
-            extra["TEST_DATABASE_URL"] = server.url(scheme, database_name(case, "tests"))
         base = workspace(tmp_path_factory.getbasetemp())
-        destination = base / "projects" / case.id
-        shutil.rmtree(destination, ignore_errors=True)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        project = render(case, template, destination, clean_environment(base, **extra))
-        result = project.run("uv", "sync", phase="install")
-        if result.returncode != 0:
-            return f"{case.id} did not install: {describe(result)}"
+        project = render(case, template, base / "projects" / case.id, clean_environment(base))
+        if project.answers["is_postgres"]:
+            server: PostgresServer = request.getfixturevalue("postgres")
+            url = project.database_url("tests", server, recreate=False)
+            project.env["TEST_DATABASE_URL"] = url
+        try:
+            project.install()
+        except CommandError as error:
+            return str(error)
         return project
 
     return get
+
+
+def claim(case: Case, testrun_uid: str) -> None:
+    """Fail if another xdist worker of this run already rendered this case.
+
+    Two workers would each render the case into the same folder and share its databases. Under
+    `--dist loadgroup` the case's xdist_group mark (each_case) keeps its tests on one worker; this
+    says so loudly if that grouping ever stops working (pytest-xdist 3.8 with pytest 9.2 does).
+    """
+    claims = RESULTS_DIR / "claims" / testrun_uid
+    claims.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    try:
+        with (claims / case.id).open("x") as file:
+            file.write(worker)
+    except FileExistsError:
+        owner = (claims / case.id).read_text()
+        pytest.fail(
+            f"{case.id} was already rendered by {owner}, and {worker} got tests of it too: a"
+            " case's tests must run on one worker (`--dist loadgroup`, pyproject.toml's addopts,"
+            " with the xdist_group marks of each_case; pytest 9.2 breaks them, see the pin).",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -127,17 +96,15 @@ def project(case: Case, rendered: Callable[[Case], Project]) -> Project:
     return rendered(case)
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Send all tests of a case to one worker, so that each case is rendered and installed once."""
-    from xdist.scheduler import LoadScopeScheduling
+@pytest.fixture
+def fresh_database(project: Project, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """A new, empty database of the project for one purpose: its URL (the server only if needed)."""
 
-    class CaseScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            # The scope of test_mypy_strict_passes[asyncpg-rollback] is "asyncpg-rollback".
-            match = re.search(r"\[([^\]]+)\]$", nodeid)
-            return match.group(1) if match else nodeid
+    def create(purpose: str) -> str:
+        server = request.getfixturevalue("postgres") if project.answers["is_postgres"] else None
+        return project.database_url(purpose, server)
 
-    return CaseScheduling(config, log)
+    return create
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -160,23 +127,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         timings = json.loads(file.read_text())
         cells = "".join(f"{timings.get(name, 0.0):>9.1f}" for name in columns)
         write(f"{file.stem:<32}{cells}{sum(timings.values()):>9.1f}")
-
-
-def database_url(
-    case: Case, project: Project, postgres: PostgresServer | None, purpose: str
-) -> str:
-    """A fresh database for one check: a new PostgreSQL database, or a new SQLite file."""
-    if case["db_driver"] in POSTGRES_SCHEMES:
-        name = database_name(case, purpose)
-        assert postgres is not None, "a PostgreSQL case needs the postgres fixture"
-        postgres.recreate(name)
-        return postgres.url(POSTGRES_SCHEMES[case["db_driver"]], name)
-    return f"sqlite+aiosqlite:///{project.path / f'{purpose}.db'}"
-
-
-def iter_text(project: Project) -> Iterator[tuple[Path, str]]:
-    for path in project.files():
-        try:
-            yield path, path.read_text()
-        except UnicodeDecodeError:
-            continue

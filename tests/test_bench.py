@@ -1,25 +1,22 @@
 """Every generated project's own benchmark runs: both servers answer alike and no request fails.
 
-A short run (the numbers mean nothing here); `bench/run.py` is the long one.
+A short run (the numbers mean nothing here); `python -m bench.run` is the long one.
 """
 
 import pytest
 
-from .conftest import POSTGRES_SCHEMES, database_name, database_url
-from .matrix import Case, each_case, valid_cases
-from .project import Project, describe
+from harness.matrix import each_case, valid_cases
+from harness.project import Project, describe
 
 pytestmark = each_case(valid_cases())
 
 
 def test_the_shipped_benchmark_runs_with_both_servers_agreeing(
-    case: Case, project: Project, request: pytest.FixtureRequest
+    project: Project, request: pytest.FixtureRequest
 ) -> None:
-    if case["db_driver"] in POSTGRES_SCHEMES:
-        postgres = request.getfixturevalue("postgres")
-        url = postgres.url(POSTGRES_SCHEMES[case["db_driver"]], database_name(case, "bench"))
-    else:
-        url = database_url(case, project, None, "bench")
+    server = request.getfixturevalue("postgres") if project.answers["is_postgres"] else None
+    # The benchmark builds its database itself, next to this one.
+    url = project.database_url("bench", server, recreate=False)
     short = ["--seconds", "1", "--rounds", "1", "--connections", "4", "--workers", "1"]
 
     result = project.run(

@@ -2,16 +2,14 @@
 
 import re
 import signal
-import socket
 import subprocess
-import time
+from collections.abc import Callable
 
 import httpx
-import pytest
 
-from .conftest import POSTGRES_SCHEMES, database_url, iter_text
-from .matrix import Case, choice_questions, each_case, valid_cases
-from .project import Project, describe
+from harness.matrix import Case, choice_questions, each_case, valid_cases
+from harness.ports import free_port, wait_for_port
+from harness.project import Project, assert_ok
 
 pytestmark = each_case(valid_cases())
 
@@ -47,14 +45,10 @@ STRATEGY_WORDS = {
 }
 
 
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, describe(result)
-
-
 def test_no_jinja_is_left_over(project: Project) -> None:
     leftovers = [
         f"{path.relative_to(project.path)}: {match.group()}"
-        for path, text in iter_text(project)
+        for path, text in project.text_files()
         for match in [JINJA_LEFTOVER.search(GITHUB_EXPRESSION.sub("", text))]
         if match and path.suffix != ".mako"
     ]
@@ -64,7 +58,7 @@ def test_no_jinja_is_left_over(project: Project) -> None:
 def mentions(project: Project, pattern: re.Pattern[str], under: str = "") -> list[str]:
     return [
         f"{path.relative_to(project.path)}: {match.group()}"
-        for path, text in iter_text(project)
+        for path, text in project.text_files()
         if path.is_relative_to(project.path / under)
         for match in [pattern.search(text)]
         if match
@@ -75,7 +69,7 @@ def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
     others = [
         DRIVER_WORDS[name] for name in choice_questions()["db_driver"] if name != case["db_driver"]
     ]
-    if case["db_driver"] not in POSTGRES_SCHEMES:
+    if not project.answers["is_postgres"]:
         others.append(POSTGRES_WORDS)
     assert [found for pattern in others for found in mentions(project, pattern)] == []
 
@@ -118,12 +112,9 @@ def test_mypy_strict_passes(project: Project) -> None:
 
 
 def test_migrations_match_the_models(
-    case: Case, project: Project, request: pytest.FixtureRequest
+    project: Project, fresh_database: Callable[[str], str]
 ) -> None:
-    postgres = (
-        request.getfixturevalue("postgres") if case["db_driver"] in POSTGRES_SCHEMES else None
-    )
-    env = {"DATABASE__URL": database_url(case, project, postgres, "alembic")}
+    env = {"DATABASE__URL": fresh_database("alembic")}
 
     assert_ok(project.run("uv", "run", "alembic", "upgrade", "head", phase="alembic", env=env))
     assert_ok(project.run("uv", "run", "alembic", "check", phase="alembic", env=env))
@@ -134,19 +125,10 @@ def test_generated_test_suite_passes(project: Project) -> None:
     assert_ok(project.run("uv", "run", "pytest", "-p", "no:cacheprovider", phase="tests"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_service_serves_crud_over_http(
-    case: Case, project: Project, request: pytest.FixtureRequest
+    project: Project, fresh_database: Callable[[str], str]
 ) -> None:
-    postgres = (
-        request.getfixturevalue("postgres") if case["db_driver"] in POSTGRES_SCHEMES else None
-    )
-    env = {"DATABASE__URL": database_url(case, project, postgres, "serve")}
+    env = {"DATABASE__URL": fresh_database("serve")}
     assert_ok(project.run("uv", "run", "alembic", "upgrade", "head", phase="serve", env=env))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -166,7 +148,7 @@ def test_service_serves_crud_over_http(
             text=True,
         )
         try:
-            wait_until_listening(server, port)
+            wait_for_port(port, server, "the service", timeout=30)
             with httpx.Client(base_url=base, timeout=10) as client:
                 assert client.get("/health/ready").json() == {"status": "ok"}
                 created = client.post("/authors", json={"name": "Served"})
@@ -185,17 +167,3 @@ def test_service_serves_crud_over_http(
             output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "Application shutdown complete" in output, output
-
-
-def wait_until_listening(server: subprocess.Popen[str], port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            output = server.stdout.read() if server.stdout else ""
-            pytest.fail(f"the service exited with {server.returncode}:\n{output}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the service did not listen on port {port} within {timeout} s")

@@ -1,7 +1,7 @@
 """Update projects generated at each recent release, with a team's usual edits, to the working tree.
 
 For every driver and each of the last releases in releases.toml: generate the project at that
-release, apply the edits in tests/team_edits/ (an own router wired into main.py, a column on a
+release, apply the edits in harness/team_edits/ (an own router wired into main.py, a column on a
 sample model with its own Alembic revision, a settings default, a dependency added as `uv add`
 would, README notes, a deleted sample test), migrate a database and write a row at the old
 release, commit, then `copier update` to the working tree. Every update must keep the edits,
@@ -15,14 +15,12 @@ release (history.NEXT) with no conflict at all.
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name
-from .history import (
+from harness.history import (
     DRIVERS,
     NOW,
     TEAM_TEST,
@@ -44,7 +42,16 @@ from .history import (
     template_history,
     update,
 )
-from .project import Project, clean_environment, describe, hand_over, workspace
+from harness.postgres import PostgresServer
+from harness.project import (
+    Project,
+    assert_ok,
+    clean_environment,
+    database_name,
+    describe,
+    hand_over,
+    workspace,
+)
 
 # The last five releases (TEMPLATE_HISTORY_DEPTH=N for more); the newest and the oldest of them
 # also get ruff, format, mypy and alembic check.
@@ -67,10 +74,6 @@ def each_step(steps: list[Step]) -> pytest.MarkDecorator:
             for step in steps
         ],
     )
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, describe(result)
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +106,9 @@ def updated(
         folder.mkdir(parents=True)
         path = folder / "catalogue"
         extra, dsn = {}, None
-        if step.driver in POSTGRES_SCHEMES:
+        if step.driver != "aiosqlite":
             server: PostgresServer = request.getfixturevalue("postgres")
-            scheme = POSTGRES_SCHEMES[step.driver]
+            scheme = f"postgresql+{step.driver}"
             extra["TEST_DATABASE_URL"] = server.url(scheme, database_name(step.case, "tests"))
             old = database_name(step.case, "old")
             server.recreate(old)

@@ -6,15 +6,15 @@ import shlex
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import httpx
-import pytest
 
-from .conftest import POSTGRES_SCHEMES
-from .matrix import Case, each_case, valid_cases
-from .project import Project, as_project_user, hand_over
-from .shipfiles import (
+from harness.matrix import each_case, valid_cases
+from harness.ports import free_port, wait_for_port
+from harness.project import Project, as_project_user, assert_ok, hand_over
+from harness.shipfiles import (
     build_context,
     dockerfile,
     environment,
@@ -25,13 +25,12 @@ from .shipfiles import (
     localised,
     run_commands,
 )
-from .test_combinations import assert_ok, database_url, free_port, wait_until_listening
 
 pytestmark = each_case(valid_cases())
 
 
 def test_image_build_steps_install_migrate_and_serve(
-    case: Case, project: Project, request: pytest.FixtureRequest
+    project: Project, fresh_database: Callable[[str], str]
 ) -> None:
     """Replays the Dockerfile's uv commands and runtime stage in one folder standing in for /app.
 
@@ -80,12 +79,9 @@ def test_image_build_steps_install_migrate_and_serve(
         if entry.name not in kept:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
-    postgres = (
-        request.getfixturevalue("postgres") if case["db_driver"] in POSTGRES_SCHEMES else None
-    )
     env = {
         **localised(environment(instructions, runtime), app, project.env["PATH"]),
-        "DATABASE__URL": database_url(case, project, postgres, "image"),
+        "DATABASE__URL": fresh_database("image"),
     }
     migrate = load_yaml(project, "compose.yaml")["services"]["migrate"]["command"]
     assert_ok(project.run(*in_dir(app, shlex.join(migrate)), phase="image", env=env))
@@ -105,7 +101,7 @@ def test_image_build_steps_install_migrate_and_serve(
             start_new_session=True,
         )
         try:
-            wait_until_listening(server, port)
+            wait_for_port(port, server, "the image's service", timeout=30)
             response = httpx.get(f"http://127.0.0.1:{port}/authors", timeout=10)
             assert response.status_code == 200, response.text
         finally:

@@ -1,8 +1,7 @@
 """Strategies that promise parallel runs: the generated suite also passes on two xdist workers."""
 
-from .matrix import choice_questions, each_case, valid_cases
-from .project import Project
-from .test_combinations import assert_ok
+from harness.matrix import choice_questions, each_case, valid_cases
+from harness.project import Project, assert_ok
 
 # Strategies whose generated suite is also run with `pytest -n 2`.
 PARALLEL_STRATEGIES = {"fresh"}

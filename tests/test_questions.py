@@ -7,7 +7,7 @@ import copier
 import pytest
 import yaml
 
-from .matrix import Case, each_case, invalid_cases
+from harness.matrix import Case, answers_of, each_case, invalid_cases, pretend
 
 TIMES = "\N{MULTIPLICATION SIGN}"  # as the budget's arithmetic is written
 
@@ -180,3 +180,31 @@ def test_pool_answers_are_neither_asked_nor_recorded_for_sqlite(
 
     answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
     assert {"connection_pooler", "pool_size", "max_connections"}.isdisjoint(answers)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param({}, id="pools"),
+        pytest.param({"instances": "3", "workers": "4", "max_overflow": "0"}, id="many-pools"),
+        pytest.param(
+            {"connection_pooler": "pgbouncer", "pgbouncer_pool_size": "35"}, id="pgbouncer"
+        ),
+    ],
+)
+def test_computed_server_connections_are_exactly_what_the_budget_lets_through(
+    answers: dict[str, str], template: Path
+) -> None:
+    """The benchmark holds a running service to server_connections; the validator must agree."""
+    answers = {**answers, "reserved_connections": "10", "max_connections": "1000"}
+    connections = answers_of(pretend(template, answers))["server_connections"]
+
+    pretend(template, {**answers, "max_connections": str(connections + 10)})
+    with pytest.raises(ValueError, match="not fit"):
+        pretend(template, {**answers, "max_connections": str(connections + 9)})
+
+
+def test_a_sqlite_project_opens_no_server_connections(template: Path) -> None:
+    answers = answers_of(pretend(template, {"db_driver": "aiosqlite"}))
+
+    assert answers["server_connections"] == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .history import GIT_ENV, commit_all, git, releases, write_git_config
-from .matrix import TEMPLATE_ROOT
+from harness.history import GIT_ENV, commit_all, git, releases, write_git_config
+from harness.matrix import TEMPLATE_ROOT
 
 pytestmark = pytest.mark.xdist_group("release")
 

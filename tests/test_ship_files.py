@@ -16,10 +16,9 @@ from pathlib import Path
 import uv
 from pre_commit import clientlib
 
-from .conftest import POSTGRES_SCHEMES, iter_text
-from .matrix import Case, each_case, valid_cases
-from .project import Project
-from .shipfiles import (
+from harness.matrix import Case, each_case, valid_cases
+from harness.project import Project, assert_ok
+from harness.shipfiles import (
     WORKFLOW,
     dockerfile,
     env_example,
@@ -32,17 +31,12 @@ from .shipfiles import (
     words,
     workflow_commands,
 )
-from .test_combinations import assert_ok
 
 pytestmark = each_case(valid_cases())
 
 # The validators only read files, so they run as the harness itself, from its environment.
 TOOLS = Path(sys.executable).parent
 UV_IMAGE = re.compile(r"ghcr\.io/astral-sh/uv:(?P<tag>\S+)")
-
-
-def is_postgres(case: Case) -> bool:
-    return case["db_driver"] in POSTGRES_SCHEMES
 
 
 def validate(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +91,7 @@ def test_compose_runs_migrations_to_completion_before_the_service(
     expected = {"migrate": "service_completed_successfully"}
     if case.data.get("connection_pooler") == "pgbouncer":
         expected["pgbouncer"] = "service_started"
-    if is_postgres(case):
+    if project.answers["is_postgres"]:
         expected["db"] = "service_healthy"
         assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
         assert services["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
@@ -107,7 +101,7 @@ def test_compose_runs_migrations_to_completion_before_the_service(
 
 def test_compose_has_no_database_server_for_sqlite(case: Case, project: Project) -> None:
     services = set(load_yaml(project, "compose.yaml")["services"])
-    expected = {"db", "migrate", "app"} if is_postgres(case) else {"migrate", "app"}
+    expected = {"db", "migrate", "app"} if project.answers["is_postgres"] else {"migrate", "app"}
     if case.data.get("connection_pooler") == "pgbouncer":
         expected.add("pgbouncer")
     assert services == expected
@@ -117,7 +111,7 @@ def test_workflow_tests_against_a_postgres_service_only_when_postgres(
     case: Case, project: Project
 ) -> None:
     (job,) = load_yaml(project, WORKFLOW)["jobs"].values()
-    if not is_postgres(case):
+    if not project.answers["is_postgres"]:
         assert "services" not in job
         assert "env" not in job
         return
@@ -128,7 +122,7 @@ def test_workflow_tests_against_a_postgres_service_only_when_postgres(
     needs_test_url = case["test_db_strategy"] != "throwaway"
     assert "DATABASE__URL" in job["env"]
     assert ("TEST_DATABASE_URL" in job["env"]) == needs_test_url
-    scheme = POSTGRES_SCHEMES[case["db_driver"]]
+    scheme = project.answers["database_url_scheme"]
     assert all(url.startswith(f"{scheme}://") for url in job["env"].values())
 
 
@@ -216,7 +210,7 @@ def test_env_example_sets_exactly_the_services_settings(project: Project) -> Non
 def test_env_example_mentions_only_variables_something_reads(project: Project) -> None:
     _, commented = env_example(project)
     documents = {".env.example", "README.md"}
-    others = "\n".join(text for path, text in iter_text(project) if path.name not in documents)
+    others = "\n".join(text for path, text in project.text_files() if path.name not in documents)
     assert sorted(name for name in commented if name not in others) == []
 
 

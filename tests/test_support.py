@@ -12,9 +12,16 @@ from pathlib import Path
 import copier
 import pytest
 
-from .conftest import POSTGRES_SCHEMES, PostgresServer, database_name
-from .matrix import TEMPLATE_ROOT, Case
-from .project import Project, clean_environment, describe, hand_over, workspace
+from harness.matrix import TEMPLATE_ROOT, Case
+from harness.postgres import PostgresServer
+from harness.project import (
+    Project,
+    clean_environment,
+    database_name,
+    describe,
+    hand_over,
+    workspace,
+)
 
 DRIVERS = ("asyncpg", "psycopg", "aiosqlite")
 
@@ -34,9 +41,9 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
 ) -> None:
     case = Case(answers=(("scenario", f"lowest-{driver}"),), refusal=None)
     extra = {}
-    if driver in POSTGRES_SCHEMES:
+    if driver != "aiosqlite":
         server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.url(POSTGRES_SCHEMES[driver], database_name(case, "tests"))
+        url = server.url(f"postgresql+{driver}", database_name(case, "tests"))
         extra["TEST_DATABASE_URL"] = url
     base = workspace(tmp_path_factory.getbasetemp())
     destination = base / "lowest" / driver

@@ -1,21 +1,20 @@
 """`copier update`: a project generated from an older template version receives the template's
 changes and keeps its own.
 
-The scenario (tests/update_scenario.py) updates a project with a team's edits from v1.0.0 to
+The scenario (harness/update_scenario.py) updates a project with a team's edits from v1.0.0 to
 v1.1.0 of a temporary template history. Byte-for-byte checks compare the result with a fresh
 v1.1.0 render plus the team's edits, so a lost edit, a lost template change or a stray conflict
 all fail. Updates along the template's real releases are tests/test_history.py.
 """
 
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from .conftest import PostgresServer, database_name
-from .project import Project, describe, workspace
-from .update_scenario import (
+from harness.postgres import PostgresServer
+from harness.project import Project, assert_ok, database_name, workspace
+from harness.update_scenario import (
     ANSWERS,
     PACKAGE,
     RENAMED_FROM,
@@ -40,18 +39,13 @@ from .update_scenario import (
     update,
 )
 
-# One scope for the xdist scheduler (the "[update]" suffix): every test here runs on one worker,
-# in file order, against projects built once; the xdist_group says the same to --dist loadgroup.
-pytestmark = [
-    pytest.mark.parametrize("run", [pytest.param("update", id="update")], scope="module"),
-    pytest.mark.xdist_group("update"),
-]
+# One xdist group (under --dist loadgroup): every test here runs on one worker, in file order,
+# against projects built once.
+pytestmark = pytest.mark.xdist_group("update")
 
 
 @pytest.fixture(scope="module")
-def scenario(
-    run: str, tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
-) -> Scenario:
+def scenario(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Scenario:
     base = workspace(tmp_path_factory.getbasetemp())
     shutil.rmtree(base / "update", ignore_errors=True)
     return build_scenario(tmp_path_factory.mktemp("template-history"), base, postgres)
@@ -63,10 +57,6 @@ def fresh(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> dict[
     del answers[RENAMED_FROM]
     destination = tmp_path_factory.mktemp("fresh-v1.1.0") / "catalogue"
     return render_fresh(scenario.template, destination, "v1.1.0", **answers)
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, describe(result)
 
 
 # --- a new project -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def copy_template(destination: Path) -> Path:
     Rendering from a folder that is not a git repository makes Copier use the files as they are,
     instead of cloning the last commit.
     """
+    destination.mkdir(parents=True, exist_ok=True)
     for part in TEMPLATE_PARTS:
         source = TEMPLATE_ROOT / part
         if source.is_dir():
@@ -75,25 +76,43 @@ def choice_questions() -> dict[str, list[str]]:
     }
 
 
+def answers_of(worker: Any) -> dict[str, Any]:
+    """Every answer the Worker that `copier.run_copy` returns holds after rendering, the computed
+    (`when: false`) ones included.
+
+    The answers file leaves computed answers out, so this is the one place to read them: the
+    harness never re-derives what copier.yml computes (URL scheme, is_postgres, budgets).
+    """
+    combined = worker.answers.combined
+    return {name: combined[name] for name in worker.template.questions_data if name in combined}
+
+
+def pretend(template: Path, data: dict[str, Any]) -> Any:
+    """Copier's Worker for `data`, answers and all, without writing a file; raises ValueError if
+    Copier refuses the answers."""
+    with tempfile.TemporaryDirectory() as destination:
+        # unsafe: Copier refuses a template with tasks without it, even when nothing is written.
+        return copier.run_copy(
+            str(template),
+            destination,
+            data=data,
+            defaults=True,
+            pretend=True,
+            quiet=True,
+            unsafe=True,
+        )
+
+
 def outcome(template: Path, data: dict[str, str]) -> tuple[str | None, set[str]]:
     """Copier's validator message for these answers (None if it accepts them), and the questions
     whose answers do not matter: those it skipped, or those after the one it refused."""
-    with tempfile.TemporaryDirectory() as destination:
-        try:
-            worker = copier.run_copy(
-                str(template),
-                destination,
-                data=data,
-                defaults=True,
-                pretend=True,
-                quiet=True,
-                unsafe=True,
-            )
-        except ValueError as error:
-            refused = REFUSED_QUESTION.match(str(error))
-            names = list(data)
-            later = names[names.index(refused[1]) + 1 :] if refused and refused[1] in data else []
-            return str(error), set(later)
+    try:
+        worker = pretend(template, data)
+    except ValueError as error:
+        refused = REFUSED_QUESTION.match(str(error))
+        names = list(data)
+        later = names[names.index(refused[1]) + 1 :] if refused and refused[1] in data else []
+        return str(error), set(later)
     return None, set(worker.answers.hidden)
 
 
@@ -120,5 +139,12 @@ def invalid_cases() -> list[Case]:
 
 
 def each_case(cases: Iterable[Case]) -> pytest.MarkDecorator:
-    """Parametrize a test over these cases; conftest.py's scheduler groups tests by case id."""
-    return pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in cases])
+    """Parametrize a test over these cases, each test of a case in the case's xdist group.
+
+    Under `--dist loadgroup` one worker runs all of a case's tests, so it renders and installs the
+    case once (tests/conftest.py checks that this holds).
+    """
+    return pytest.mark.parametrize(
+        "case",
+        [pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id)) for case in cases],
+    )

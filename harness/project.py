@@ -11,11 +11,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import copier
 import uv
 
-from .matrix import Case
+from .matrix import Case, answers_of
+from .postgres import PostgresServer
 
 # Environment variables of the harness's own pytest run that must not leak into a generated
 # project's pytest (an inherited PYTEST_XDIST_WORKER would rename its test database, say).
@@ -26,6 +28,10 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / ".harness"
 UNPRIVILEGED_USER = "postgres"
 # That account cannot enter /root, where a root-installed Python lives; Debian's can be read by all.
 UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
+
+
+class CommandError(RuntimeError):
+    """A command the harness needed (an install, say) failed; the message carries its output."""
 
 
 def running_as_root() -> bool:
@@ -85,21 +91,48 @@ def as_project_user(args: Sequence[str]) -> list[str]:
     return [*prefix, *args]
 
 
+def database_name(case: Case, purpose: str) -> str:
+    """A database of one case for one purpose, never shared with another checkout's run."""
+    return f"tpl_{run_token()}_{case.id}_{purpose}".replace("-", "_")
+
+
 @dataclass
 class Project:
     case: Case
     path: Path
     env: dict[str, str]
+    # Every answer Copier held after rendering, computed ones included (see matrix.answers_of);
+    # empty for a project rendered by other means.
+    answers: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
-        answers = (self.path / ".copier-answers.yml").read_text()
-        return next(
-            line.split(":", 1)[1].strip()
-            for line in answers.splitlines()
-            if line.startswith("package_name:")
-        )
+        return str(self.answers["package_name"])
+
+    def database_url(
+        self,
+        purpose: str,
+        server: PostgresServer | None,
+        *,
+        recreate: bool = True,
+        port: int | None = None,
+    ) -> str:
+        """A database of this project for one purpose, in the URL scheme copier.yml computed.
+
+        PostgreSQL: a database named after the case and purpose, dropped and created empty unless
+        `recreate` is false (when the project's own code creates it); `port` for a PgBouncer in
+        front of the server. SQLite: a file in the project.
+        """
+        scheme = self.answers["database_url_scheme"]
+        if not self.answers["is_postgres"]:
+            return f"{scheme}:///{self.path / f'{purpose}.db'}"
+        if server is None:
+            raise ValueError(f"{self.case.id} is a PostgreSQL case: its databases need the server")
+        name = database_name(self.case, purpose)
+        if recreate:
+            server.recreate(name)
+        return server.url(scheme, name, port=port)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -130,6 +163,19 @@ class Project:
                 check=False,
             )
 
+    def install(self, *options: str) -> None:
+        """`uv sync` the project; raises CommandError if that fails."""
+        result = self.run("uv", "sync", *options, phase="install")
+        if result.returncode != 0:
+            raise CommandError(f"{self.case.id} did not install: {describe(result)}")
+
+    def text_files(self) -> Iterator[tuple[Path, str]]:
+        for path in self.files():
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:
+                continue
+
     def files(self) -> Sequence[Path]:
         skipped = {".venv", "uv.lock", ".mypy_cache", ".pytest_cache", ".ruff_cache", "__pycache__"}
         skipped.add(".git")  # the post-copy task makes every rendered project a repository
@@ -141,16 +187,24 @@ class Project:
 
 
 def render(case: Case, template: Path, destination: Path, env: dict[str, str]) -> Project:
+    """Render a case into `destination` (emptied first), owned by the account that runs it."""
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.parent.mkdir(parents=True, exist_ok=True)
     project = Project(case, destination, env)
     with project.timed("render"):
         # unsafe: the template's post-copy task (git init) runs, as it does for a user with --trust.
-        copier.run_copy(
+        worker = copier.run_copy(
             str(template), str(destination), data=case.data, defaults=True, quiet=True, unsafe=True
         )
         hand_over(destination)
+    project.answers = answers_of(worker)
     return project
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:
     command = " ".join(str(arg) for arg in result.args)
     return f"`{command}` exited {result.returncode}:\n{result.stdout}"
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, describe(result)

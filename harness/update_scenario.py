@@ -18,10 +18,10 @@ from pathlib import Path
 import copier
 import yaml
 
-from .conftest import PostgresServer, database_name
 from .history import GIT_ENV, commit_all, copier_git_environment, git, write_git_config
 from .matrix import Case, copy_template
-from .project import Project, clean_environment, hand_over
+from .postgres import PostgresServer
+from .project import Project, clean_environment, database_name, hand_over
 
 # Rows of the harness's timing table (and parts of database names) for the two projects here.
 SCENARIO = Case(answers=(("scenario", "update"),), refusal=None)

@@ -1,5 +1,5 @@
 """Updates along the template's real history: a project generated at a release, edited the way
-teams edit theirs (the files in tests/team_edits/), then `copier update`d to the working tree.
+teams edit theirs (the files in harness/team_edits/), then `copier update`d to the working tree.
 
 The releases come from releases.toml, so a clone without tags works too: the harness clones this
 repository, tags the listed commits in the clone, and commits the working tree (uncommitted
