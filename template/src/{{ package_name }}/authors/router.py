@@ -135,7 +135,7 @@ async def _author_lines(
     name="create_author",
     operation_id="create_author",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"links": _links("author", "author_id")}, **documented(409, 413, 422)},
+    responses={201: {"links": _links("author", "author_id")}, **documented(400, 409, 413, 422)},
 )
 async def create_author(session: SessionDep, data: AuthorCreate) -> AuthorRead:
     return AuthorRead.model_validate(await service.create_author(session, data=data))
@@ -167,7 +167,7 @@ async def get_author(
     "/authors/{author_id:int}",
     name="update_author",
     operation_id="update_author",
-    responses=documented(404, 409, 413, 422),
+    responses=documented(400, 404, 409, 413, 422),
 )
 async def update_author(session: SessionDep, author_id: AuthorId, data: AuthorUpdate) -> AuthorRead:
     author = await _author_or_404(session, author_id)
@@ -204,7 +204,7 @@ async def list_books(
     name="create_book",
     operation_id="create_book",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"links": _links("book", "book_id")}, **documented(409, 413, 422)},
+    responses={201: {"links": _links("book", "book_id")}, **documented(400, 409, 413, 422)},
 )
 async def create_book(session: SessionDep, data: BookCreate) -> BookRead:
     return BookRead.model_validate(await service.create_book(session, data=data))
@@ -221,7 +221,7 @@ async def get_book(session: ReadSessionDep, book_id: BookId) -> BookWithAuthor:
     "/books/{book_id:int}",
     name="update_book",
     operation_id="update_book",
-    responses=documented(404, 409, 413, 422),
+    responses=documented(400, 404, 409, 413, 422),
 )
 async def update_book(session: SessionDep, book_id: BookId, data: BookUpdate) -> BookRead:
     book = await _book_or_404(session, book_id)

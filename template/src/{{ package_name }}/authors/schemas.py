@@ -7,12 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from ..fields import Id, Storable, Timestamp
 
 # Lengths are the columns' (models.py); tests/test_fields.py keeps the two in step.
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable
-]
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Storable
-]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300), Storable]
 Isbn = Annotated[
     str, StringConstraints(pattern=r"^(?:\d[- ]?){9}[\dX]$|^(?:\d[- ]?){12}\d$", max_length=17)
 ]
