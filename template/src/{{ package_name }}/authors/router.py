@@ -50,6 +50,13 @@ def _links(operation_id: str, parameter: str) -> dict[str, Any]:
     }
 
 
+AUTHOR_CREATED = {"links": _links("author", "author_id")}
+BOOK_CREATED = {"links": _links("book", "book_id")}
+# Each line of the export is one AuthorRead document.
+AUTHOR_LINE = {"schema": AuthorRead.model_json_schema()}
+NDJSON_OF_AUTHORS = {"content": {"application/x-ndjson": AUTHOR_LINE}}
+
+
 def _next(request: Request, rows: Sequence[Author | Book], limit: int) -> str | None:
     # A full page may be followed by more; a short one is the last. Relative: the service does not
     # know the host name its clients see behind a proxy.
@@ -93,9 +100,7 @@ class NDJSONResponse(StreamingResponse):
     name="export_authors",
     operation_id="export_authors",
     response_class=NDJSONResponse,
-    responses={
-        200: {"content": {"application/x-ndjson": {"schema": AuthorRead.model_json_schema()}}}
-    },
+    responses={200: NDJSON_OF_AUTHORS},
 )
 async def export_authors(sessionmaker: SessionmakerDep) -> NDJSONResponse:
     """Every author as newline-delimited JSON, in id order, however many there are.
@@ -135,7 +140,7 @@ async def _author_lines(
     name="create_author",
     operation_id="create_author",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"links": _links("author", "author_id")}, **documented(400, 409, 413, 422)},
+    responses={201: AUTHOR_CREATED, **documented(400, 409, 413, 422)},
 )
 async def create_author(session: SessionDep, data: AuthorCreate) -> AuthorRead:
     return AuthorRead.model_validate(await service.create_author(session, data=data))
@@ -204,7 +209,7 @@ async def list_books(
     name="create_book",
     operation_id="create_book",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"links": _links("book", "book_id")}, **documented(400, 409, 413, 422)},
+    responses={201: BOOK_CREATED, **documented(400, 409, 413, 422)},
 )
 async def create_book(session: SessionDep, data: BookCreate) -> BookRead:
     return BookRead.model_validate(await service.create_book(session, data=data))
