@@ -53,8 +53,11 @@ def _links(operation_id: str, parameter: str) -> dict[str, Any]:
 AUTHOR_CREATED = {"links": _links("author", "author_id")}
 BOOK_CREATED = {"links": _links("book", "book_id")}
 # Each line of the export is one AuthorRead document.
-AUTHOR_LINE = {"schema": AuthorRead.model_json_schema()}
-NDJSON_OF_AUTHORS = {"content": {"application/x-ndjson": AUTHOR_LINE}}
+NDJSON_OF_AUTHORS = {
+    "content": {
+        "application/x-ndjson": {"schema": AuthorRead.model_json_schema()},
+    },
+}
 
 
 def _next(request: Request, rows: Sequence[Author | Book], limit: int) -> str | None:
