@@ -23,7 +23,7 @@ from harness.project import hand_over, workspace
 from .run import bench_database, prepare, run_checked
 
 INPROCESS = Path(__file__).resolve().parent / "inprocess"
-PATHS = ["/health/live", "/books/N", "/authors/N", "/books?limit=50&offset=N"]
+PATHS = ["/health/live", "/books/N", "/authors/N", "/books?limit=50&after=N"]
 
 
 def main() -> int:

@@ -22,7 +22,13 @@ from harness.shipfiles import dockerfile, image_command
 from .wrk import BOOKS, PAGE
 
 # What every server must answer alike before anything is measured.
-SAME_ANSWERS = ["/books/1", f"/books/{BOOKS}", f"/books?limit={PAGE}&offset=123", "/books/0"]
+SAME_ANSWERS = [
+    "/books/1",
+    f"/books/{BOOKS}",
+    f"/books?limit={PAGE}&after=123",
+    f"/books?limit={PAGE}&after={BOOKS - 10}",  # the last page: no next link
+    f"/books/{BOOKS + 1}",
+]
 
 
 class Server:

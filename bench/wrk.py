@@ -35,7 +35,7 @@ end
 """,
     "list 50": f"""
 request = function()
-  return wrk.format("GET", "/books?limit={PAGE}&offset=" .. math.random(0, {BOOKS - PAGE}))
+  return wrk.format("GET", "/books?limit={PAGE}&after=" .. math.random(0, {BOOKS - PAGE}))
 end
 """,
 }

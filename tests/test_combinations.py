@@ -162,6 +162,10 @@ def test_service_serves_crud_over_http(
                 assert client.post("/books", json=book).status_code == 201
                 fetched = client.get(f"/authors/{author_id}").json()
                 assert [b["title"] for b in fetched["books"]] == ["Live"]
+                assert fetched["more_books"] is None
+                page = client.get("/authors", params={"limit": 1}).json()
+                assert [a["id"] for a in page["items"]] == [author_id]
+                assert client.get(page["next"]).json() == {"items": [], "next": None}
                 renamed = client.patch(f"/authors/{author_id}", json={"name": "Renamed"})
                 assert renamed.json()["name"] == "Renamed"
                 assert client.delete(f"/authors/{author_id}").status_code == 204

@@ -104,6 +104,7 @@ def test_image_build_steps_install_migrate_and_serve(
             wait_for_port(port, server, "the image's service", timeout=30)
             response = httpx.get(f"http://127.0.0.1:{port}/authors", timeout=10)
             assert response.status_code == 200, response.text
+            assert response.json() == {"items": [], "next": None}
         finally:
             os.killpg(server.pid, signal.SIGINT)
             try:

@@ -10,12 +10,11 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -26,15 +25,16 @@ from .drivers import DRIVERS, Database, Options
 BOOK_COLUMNS = "b.id, b.title, b.isbn, b.author_id, a.id, a.name, a.created_at"
 BOOKS_WITH_AUTHORS = f"SELECT {BOOK_COLUMNS} FROM books b JOIN authors a ON a.id = b.author_id"
 BOOK = f"{BOOKS_WITH_AUTHORS} WHERE b.id = $1"
-PAGE_OF_BOOKS = f"{BOOKS_WITH_AUTHORS} ORDER BY b.id LIMIT $1 OFFSET $2"
+PAGE_OF_BOOKS = f"{BOOKS_WITH_AUTHORS} WHERE b.id > $1 ORDER BY b.id LIMIT $2"
 INSERT_AUTHOR = "INSERT INTO authors (name) VALUES ($1) RETURNING id, name, created_at"
 INSERT_EVENT = "INSERT INTO audit_events (action, subject) VALUES ($1, $2)"
 
 
 def timestamp(value: datetime | str) -> str:
     """A timestamp as the service's JSON has it (pydantic's ISO 8601, Z for UTC)."""
-    if isinstance(value, str):  # SQLite keeps it as text
-        return datetime.fromisoformat(value).isoformat()
+    if isinstance(value, str):
+        # SQLite keeps it as text, in UTC without saying so; the service adds the zone.
+        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
     text = value.isoformat()
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
@@ -70,19 +70,21 @@ async def get_book(request: Request) -> JSONResponse:
 
 async def create_author(request: Request) -> JSONResponse:
     body = await request.json()
-    author = author_json(await database(request).one(INSERT_AUTHOR, body["name"]))
-    # The service writes an audit event after the response, in a transaction of its own: so here.
-    subject = f"authors/{author['id']}"
-    event = BackgroundTask(database(request).execute, INSERT_EVENT, "author.created", subject)
-    return JSONResponse(author, status_code=201, background=event)
+    # The service writes the audit event in the author's transaction: so here.
+    row = await database(request).create_author(INSERT_AUTHOR, INSERT_EVENT, body["name"])
+    return JSONResponse(author_json(row), status_code=201)
 
 
 async def list_books(request: Request) -> JSONResponse:
     limit = int(request.query_params.get("limit", 20))
-    offset = int(request.query_params.get("offset", 0))
-    rows = await database(request).all(PAGE_OF_BOOKS, limit, offset)
+    after = int(request.query_params.get("after", 0))
+    rows = await database(request).all(PAGE_OF_BOOKS, after, limit)
     items = [book_json(row) for row in rows]
-    return JSONResponse({"items": items, "limit": limit, "offset": offset})
+    next_page = None
+    if len(rows) == limit:
+        url = request.url.include_query_params(after=rows[-1][0], limit=limit)
+        next_page = f"{url.path}?{url.query}"
+    return JSONResponse({"items": items, "next": next_page})
 
 
 def settings() -> tuple[str, Options]:

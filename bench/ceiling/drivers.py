@@ -27,7 +27,7 @@ class Database(Protocol):
     async def close(self) -> None: ...
     async def one(self, query: str, *args: Any) -> Any: ...
     async def all(self, query: str, *args: Any) -> list[Any]: ...
-    async def execute(self, query: str, *args: Any) -> None: ...
+    async def create_author(self, insert_author: str, insert_event: str, name: str) -> Any: ...
 
 
 class Asyncpg:
@@ -56,8 +56,12 @@ class Asyncpg:
     async def all(self, query: str, *args: Any) -> list[Any]:
         return list(await self.pool.fetch(query, *args))
 
-    async def execute(self, query: str, *args: Any) -> None:
-        await self.pool.execute(query, *args)
+    async def create_author(self, insert_author: str, insert_event: str, name: str) -> Any:
+        """The author and its audit event in one transaction, as the service writes them."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            author = await connection.fetchrow(insert_author, name)
+            await connection.execute(insert_event, "author.created", f"authors/{author[0]}")
+            return author
 
 
 class Psycopg:
@@ -92,9 +96,14 @@ class Psycopg:
             cursor = await connection.execute(PLACEHOLDER.sub("%s", query), args)
             return await cursor.fetchall()
 
-    async def execute(self, query: str, *args: Any) -> None:
-        async with self.pool.connection() as connection:
-            await connection.execute(PLACEHOLDER.sub("%s", query), args)
+    async def create_author(self, insert_author: str, insert_event: str, name: str) -> Any:
+        async with self.pool.connection() as connection, connection.transaction():
+            cursor = await connection.execute(PLACEHOLDER.sub("%s", insert_author), (name,))
+            author = await cursor.fetchone()
+            assert author is not None
+            event = ("author.created", f"authors/{author[0]}")
+            await connection.execute(PLACEHOLDER.sub("%s", insert_event), event)
+            return author
 
 
 class Aiosqlite:
@@ -138,9 +147,22 @@ class Aiosqlite:
         ):
             return list(await cursor.fetchall())
 
-    async def execute(self, query: str, *args: Any) -> None:
+    async def create_author(self, insert_author: str, insert_event: str, name: str) -> Any:
         async with self.connection() as connection:
-            await connection.execute(PLACEHOLDER.sub("?", query), args)
+            # IMMEDIATE, as the service begins every writing transaction.
+            await connection.execute("BEGIN IMMEDIATE")
+            try:
+                query = PLACEHOLDER.sub("?", insert_author)
+                async with connection.execute(query, (name,)) as cursor:
+                    author = await cursor.fetchone()
+                assert author is not None
+                event = ("author.created", f"authors/{author[0]}")
+                await connection.execute(PLACEHOLDER.sub("?", insert_event), event)
+            except BaseException:
+                await connection.rollback()
+                raise
+            await connection.commit()
+            return author
 
 
 DRIVERS: dict[str, type[Asyncpg] | type[Psycopg] | type[Aiosqlite]] = {

@@ -2,28 +2,43 @@
 
 import asyncio
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from .db import SessionmakerDep
-from .errors import error_response
+from .errors import Error, error_response
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/health", tags=["health"])
 
-NOT_READY = {"description": "The database did not answer within DATABASE__READY_TIMEOUT."}
+
+class Status(BaseModel):
+    status: Literal["ok"]
 
 
-@router.get("/live", name="liveness")
-async def live() -> dict[str, str]:
+NOT_READY = {
+    "model": Error,
+    "description": "The database did not answer within DATABASE__READY_TIMEOUT.",
+}
+
+
+@router.get("/live", name="liveness", operation_id="liveness")
+async def live() -> Status:
     # Never touches the database: restarting the service would not end an outage.
-    return {"status": "ok"}
+    return Status(status="ok")
 
 
-@router.get("/ready", name="readiness", responses={503: NOT_READY})
+@router.get(
+    "/ready",
+    name="readiness",
+    operation_id="readiness",
+    responses={200: {"model": Status}, 503: NOT_READY},
+)
 async def ready(request: Request, sessionmaker: SessionmakerDep) -> JSONResponse:
     timeout: float = request.app.state.settings.database.ready_timeout
     try:

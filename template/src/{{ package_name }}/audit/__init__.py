@@ -1,1 +1,1 @@
-"""An audit trail, written by background tasks after the request that caused an event."""
+"""An audit trail, written in the same transaction as the change each event records."""

@@ -1,8 +1,8 @@
 """Response bodies of the audit trail."""
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict
+
+from ..fields import Timestamp
 
 
 class AuditEventRead(BaseModel):
@@ -11,4 +11,4 @@ class AuditEventRead(BaseModel):
     id: int
     action: str
     subject: str
-    at: datetime
+    at: Timestamp

@@ -4,8 +4,9 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
+from ..audit.service import record_event
 from .models import Author, Book
 from .schemas import AuthorCreate, AuthorUpdate, BookCreate, BookUpdate
 
@@ -14,8 +15,10 @@ from .schemas import AuthorCreate, AuthorUpdate, BookCreate, BookUpdate
 WITH_AUTHOR = joinedload(Book.author, innerjoin=True)
 
 
-async def list_authors(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Author]:
-    query = select(Author).order_by(Author.id).limit(limit).offset(offset)
+# Pages are keyset pages: "the rows after id N", an index range scan however deep the page, where
+# OFFSET would read and skip every earlier row, and rows inserted meanwhile would shift the pages.
+async def list_authors(session: AsyncSession, *, after: int, limit: int) -> Sequence[Author]:
+    query = select(Author).where(Author.id > after).order_by(Author.id).limit(limit)
     return (await session.scalars(query)).all()
 
 
@@ -23,18 +26,16 @@ async def list_authors(session: AsyncSession, *, limit: int, offset: int) -> Seq
 EXPORT_BATCH_SIZE = 500
 
 
-async def stream_authors(session: AsyncSession) -> AsyncIterator[Author]:
+async def author_batches(session: AsyncSession) -> AsyncIterator[Sequence[Author]]:
     """All authors in id order, read through a server-side cursor EXPORT_BATCH_SIZE at a time."""
     query = select(Author).order_by(Author.id).execution_options(yield_per=EXPORT_BATCH_SIZE)
-    async for author in await session.stream_scalars(query):
-        yield author
+    result = await session.stream_scalars(query)
+    async for batch in result.partitions():
+        yield batch
 
 
-async def get_author(
-    session: AsyncSession, *, author_id: int, with_books: bool = False
-) -> Author | None:
-    options = [selectinload(Author.books)] if with_books else []
-    return await session.get(Author, author_id, options=options)
+async def get_author(session: AsyncSession, *, author_id: int) -> Author | None:
+    return await session.get(Author, author_id)
 
 
 async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
@@ -42,6 +43,7 @@ async def create_author(session: AsyncSession, *, data: AuthorCreate) -> Author:
     session.add(author)
     # Flush now so a duplicate name surfaces here, inside the request, as an IntegrityError.
     await session.flush()
+    record_event(session, action="author.created", subject=f"authors/{author.id}")
     return author
 
 
@@ -57,8 +59,17 @@ async def delete_author(session: AsyncSession, *, author: Author) -> None:
     await session.flush()
 
 
-async def list_books(session: AsyncSession, *, limit: int, offset: int) -> Sequence[Book]:
-    query = select(Book).options(WITH_AUTHOR).order_by(Book.id).limit(limit).offset(offset)
+async def list_books(
+    session: AsyncSession, *, after: int, limit: int, author_id: int | None = None
+) -> Sequence[Book]:
+    query = select(Book).options(WITH_AUTHOR).where(Book.id > after)
+    if author_id is not None:
+        query = query.where(Book.author_id == author_id)
+    return (await session.scalars(query.order_by(Book.id).limit(limit))).all()
+
+
+async def first_books(session: AsyncSession, *, author_id: int, limit: int) -> Sequence[Book]:
+    query = select(Book).where(Book.author_id == author_id).order_by(Book.id).limit(limit)
     return (await session.scalars(query)).all()
 
 
