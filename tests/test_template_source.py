@@ -113,7 +113,7 @@ def test_no_docstring_holds_a_jinja_tag_or_choice(path: Path) -> None:
 
 def test_the_checks_see_the_python_files_of_every_variant() -> None:
     names = {rendered_name(path) for path in python_sources()}
-    assert {"main.py", "conftest.py", "env.py", "__main__.py"} <= names
+    assert {"main.py", "engine.py", "conftest.py", "env.py"} <= names
     assert not any(name.endswith(".jinja") for name in names)
 
 
