@@ -326,17 +326,19 @@ def genuine_conflicts(step: "Step") -> set[str]:
     Up to 0.4.0 both appended to main.py's routers and next to the settings default the team
     tunes (0.5.0 added routers and settings there). Every release before the seams (0.7.0 and
     older) ends its README and dependency list where the team appended notes and `uv add`
-    appended to the unsorted list, and the seams' release rewrites both ends. From the seams on,
-    nothing.
+    appended to the unsorted list, and the seams' release rewrites both ends; that release also
+    adds `from .tracing import ...` to main.py just where the team's `from .shelves import ...`
+    sorts (a team whose router lives in main.py meets every new import there). From the seams
+    on, nothing.
     """
     if step.version == NOW:
         return set()
     version = tuple(int(part) for part in step.version.split("."))
     if version > (0, 7, 0):
         return set()
-    files = {"README.md", "pyproject.toml"}
+    files = {"README.md", "pyproject.toml", f"src/{PACKAGE}/main.py"}
     if version < (0, 5, 0):
-        files |= {f"src/{PACKAGE}/main.py", f"src/{PACKAGE}/settings.py"}
+        files.add(f"src/{PACKAGE}/settings.py")
     return files
 
 
