@@ -1,6 +1,8 @@
-"""scripts/release refuses what it must before running any test, and restores tags from the list."""
+"""scripts/release refuses what it must before running any test, and restores tags from the list;
+a released version's changelog entry stays as it was tagged."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -92,3 +94,85 @@ def test_a_malformed_version_is_refused(clone: Path) -> None:
 
     assert result.returncode == 1
     assert "is not MAJOR.MINOR.PATCH" in result.stderr
+
+
+def test_a_ci_run_of_an_earlier_commit_is_refused_when_more_than_the_changelog_changed(
+    clone: Path,
+) -> None:
+    tested = git(clone, "rev-parse", "HEAD").strip()
+    changelog = clone / "CHANGELOG.md"
+    changelog.write_text("## [99.0.0] - 2026-12-01\n\nSomething.\n\n" + changelog.read_text())
+    (clone / "README.md").write_text((clone / "README.md").read_text() + "\nA late change.\n")
+    commit_all(clone, "Date 99.0.0, and change the README")
+
+    result = release(clone, "99.0.0", "--ci-run", "run 7", "--ci-commit", tested)
+
+    assert result.returncode == 1
+    assert "more than CHANGELOG.md changed (README.md)" in result.stderr
+    assert "scripts/test" not in result.stdout
+    assert git(clone, "tag", "--list", "v99.0.0") == ""
+
+
+def test_a_ci_run_of_the_commit_before_the_dated_changelog_counts_and_the_quick_tests_run(
+    clone: Path,
+) -> None:
+    # A scripts/test that fails at once stands in for the quick tests: reaching it proves the CI
+    # run was accepted, and its failure must still stop the tag.
+    (clone / "scripts" / "test").write_text("#!/bin/sh\necho quick tests: failed\nexit 1\n")
+    commit_all(clone, "Tests that fail")
+    tested = git(clone, "rev-parse", "HEAD").strip()
+    changelog = clone / "CHANGELOG.md"
+    changelog.write_text("## [99.0.0] - 2026-12-01\n\nSomething.\n\n" + changelog.read_text())
+    commit_all(clone, "Date 99.0.0")
+
+    result = release(clone, "99.0.0", "--ci-run", "run 7", "--ci-commit", tested)
+
+    assert result.returncode == 1
+    assert "release: scripts/test tests/test_questions.py" in result.stdout
+    assert "(the whole suite)" not in result.stdout
+    assert "the tests failed: no tag" in result.stderr
+    assert git(clone, "tag", "--list", "v99.0.0") == ""
+
+
+def test_ci_commit_without_a_ci_run_is_refused(clone: Path) -> None:
+    result = release(clone, "99.0.0", "--ci-commit", "HEAD")
+
+    assert result.returncode == 2
+    assert "give --ci-run too" in result.stderr
+
+
+def changelog_entry(text: str, version: str) -> str | None:
+    """The text under `## [version] - date` up to the next version heading; None if absent."""
+    heading = re.search(rf"^## \[{re.escape(version)}\] - [0-9-]+$", text, re.MULTILINE)
+    if heading is None:
+        return None
+    rest = text[heading.start() :]
+    following = re.search(r"^## \[", rest[3:], re.MULTILINE)
+    return rest[: following.start() + 3] if following else rest
+
+
+def test_a_released_versions_changelog_entry_is_the_one_it_was_tagged_with() -> None:
+    """Lines added under a released heading belong under Unreleased.
+
+    A branch started before a release adds its lines to the section that was Unreleased then;
+    merged after the release, git puts them quietly into the released entry.
+    """
+    current = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
+    compared = []
+    for version, commit in releases().items():
+        tagged = subprocess.run(
+            ["git", "show", f"{commit}:CHANGELOG.md"],
+            cwd=TEMPLATE_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        entry = changelog_entry(tagged.stdout, version) if tagged.returncode == 0 else None
+        if entry is None:  # the changelog was written after the first releases
+            continue
+        assert changelog_entry(current, version) == entry, (
+            f"CHANGELOG.md's entry for {version} differs from the one tagged on {commit[:12]}: "
+            "move what was added to it under ## [Unreleased]."
+        )
+        compared.append(version)
+    assert newest() in compared, f"{newest()}'s commit has no dated entry for it in CHANGELOG.md"
