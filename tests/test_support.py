@@ -1,27 +1,32 @@
-"""The support CHANGELOG.md states, proven: each driver's project on the lowest direct dependencies.
+"""The support CHANGELOG.md states, proven.
 
-`uv sync --resolution lowest-direct` installs the lower bound of every dependency pyproject.toml
-names (FastAPI 0.121, SQLAlchemy 2.0.36, Alembic 1.16, the driver's lowest, ...), so a bound that
-is too low fails here instead of in a user's project. Only Python 3.11 exists on the machines
-the harness runs on, so the Python range is stated, not yet proven beyond 3.11.
+Python: every case of the harness runs on 3.11, the oldest supported; here one case per driver
+runs its checks and suite on the newest supported Python (scripts/newest-python installs it).
+
+Dependencies: `uv sync --resolution lowest-direct` installs the lower bound of every dependency
+pyproject.toml names (FastAPI 0.121, SQLAlchemy 2.1, Alembic 1.16, the driver's lowest, ...), so a
+bound that is too low fails here instead of in a user's project.
 """
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import copier
 import pytest
 
-from harness.matrix import TEMPLATE_ROOT, Case
+from harness.matrix import TEMPLATE_ROOT, Case, each_case, first_of_each, valid_cases
 from harness.postgres import PostgresServer
 from harness.project import (
     Project,
+    assert_ok,
     clean_environment,
     database_name,
     describe,
     hand_over,
     workspace,
 )
+from harness.support import OLDEST, MissingPythonError, newest_minor, newest_python, newest_version
 
 DRIVERS = ("asyncpg", "psycopg", "aiosqlite")
 
@@ -68,6 +73,66 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
     assert result.returncode == 0, describe(result)
 
 
+# One case per driver copier.yml offers (a new driver is covered with no change here), named apart
+# from the same answers on 3.11 so that it gets its own folder, venv and databases.
+NEWEST_CASES = [
+    Case(case.answers, None, f"py{newest_minor().replace('.', '')}-{case.id}")
+    for case in first_of_each(valid_cases(), "db_driver")
+]
+
+
+@pytest.fixture(scope="session")
+def newest() -> Path:
+    try:
+        return newest_python()
+    except MissingPythonError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def on_newest(project: Project, newest: Path) -> dict[str, str]:
+    """The project's venv rebuilt on the newest Python from the same uv.lock: what to run it with.
+
+    (The project fixture installed it on 3.11 first, as every case; `uv sync` with another
+    interpreter replaces the venv, and does nothing once it matches.)
+    """
+    env = {"UV_PYTHON": str(newest)}
+    assert_ok(project.run("uv", "sync", "--locked", phase="sync", env=env))
+    ran = project.run(".venv/bin/python", "-c", "import sys; print(sys.version)", phase="sync")
+    assert ran.stdout.startswith(f"{newest_version()} "), describe(ran)
+    return env
+
+
+# ruff reads its target version from requires-python, not the interpreter: the 3.11 cases cover it.
+@each_case(NEWEST_CASES)
+def test_mypy_strict_passes_on_the_newest_python(
+    project: Project, on_newest: dict[str, str]
+) -> None:
+    env = {**on_newest, "MYPY_CACHE_DIR": str(project.shared_cache("mypy"))}
+    assert_ok(project.run("uv", "run", "mypy", "--strict", phase="mypy", env=env))
+
+
+@each_case(NEWEST_CASES)
+def test_migrations_match_the_models_on_the_newest_python(
+    project: Project, on_newest: dict[str, str], fresh_database: Callable[[str], str]
+) -> None:
+    env = {**on_newest, "DATABASE__URL": fresh_database("alembic")}
+
+    assert_ok(project.run("uv", "run", "alembic", "upgrade", "head", phase="alembic", env=env))
+    assert_ok(project.run("uv", "run", "alembic", "check", phase="alembic", env=env))
+
+
+@each_case(NEWEST_CASES)
+def test_the_generated_suite_passes_on_the_newest_python(
+    project: Project, on_newest: dict[str, str]
+) -> None:
+    result = project.run(
+        "uv", "run", "pytest", "-p", "no:cacheprovider", phase="pytest", env=on_newest
+    )
+
+    assert_ok(result)
+
+
 def test_the_support_statement_names_the_bounds_pyproject_renders() -> None:
     """CHANGELOG.md's supported ranges are the template's own lower bounds, word for word."""
     changelog = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
@@ -81,5 +146,6 @@ def test_the_support_statement_names_the_bounds_pyproject_renders() -> None:
         assert requirement in copier_yml
         version = requirement.partition(">=")[2]
         assert f"`>={version}`" in changelog, f"CHANGELOG.md does not state {requirement}"
-    assert 'requires-python = ">=3.11"' in pyproject
-    assert "Python 3.11 or newer" in changelog
+    assert f'requires-python = ">={OLDEST}"' in pyproject
+    assert f"Python {OLDEST} or newer" in changelog
+    assert f"the harness proves {OLDEST} and {newest_minor()}" in changelog
