@@ -15,6 +15,7 @@ from pathlib import Path
 import copier
 import pytest
 
+from harness import support
 from harness.matrix import TEMPLATE_ROOT, Case, each_case, first_of_each, valid_cases
 from harness.postgres import PostgresServer
 from harness.project import (
@@ -131,6 +132,20 @@ def test_the_generated_suite_passes_on_the_newest_python(
     )
 
     assert_ok(result)
+
+
+def test_a_missing_newest_python_fails_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(support, "newest_version", lambda: "3.99.0")
+
+    with pytest.raises(MissingPythonError) as refused:
+        support.newest_python()
+
+    assert str(refused.value) == (
+        "Python 3.99.0 is not installed at /opt/python-3.99.0/bin/python3.99: install it with "
+        "`scripts/newest-python` (as root; .ci/run does)."
+    )
 
 
 def test_the_support_statement_names_the_bounds_pyproject_renders() -> None:
