@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import copier
 import uv
@@ -30,6 +31,8 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / ".harness"
 UNPRIVILEGED_USER = "postgres"
 # That account cannot enter /root, where a root-installed Python lives; Debian's can be read by all.
 UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
+# The generated suite's fuzz tests (schemathesis), timed apart from the rest of the suite.
+FUZZ_TESTS = "tests.test_api_fuzz"
 
 
 class CommandError(RuntimeError):
@@ -222,6 +225,17 @@ class Project:
                 check=False,
             )
 
+    def run_suite(self, *pytest: str) -> subprocess.CompletedProcess[str]:
+        """Run the project's own suite with `pytest` (a command), timed as "pytest", and its
+        fuzz tests' share as "fuzz" (from the JUnit report, kept in .venv, which no check reads)."""
+        report = self.path / ".venv" / "harness-durations.xml"
+        report.unlink(missing_ok=True)
+        args = [*pytest, "-p", "no:cacheprovider", f"--junit-xml={report}"]
+        result = self.run(*args, phase="pytest")
+        if report.is_file():
+            self.move_time("pytest", "fuzz", seconds_in(report, FUZZ_TESTS))
+        return result
+
     def shared_cache(self, tool: str) -> Path:
         """A cache folder for `tool` shared by every case this process checks, one at a time.
 
@@ -283,6 +297,12 @@ def render(
         hand_over(destination)
     project.answers = answers_of(worker)
     return project
+
+
+def seconds_in(report: Path, module: str) -> float:
+    """The seconds a JUnit XML report gives the tests of one module."""
+    cases = ElementTree.parse(report).getroot().iter("testcase")
+    return sum(float(case.get("time", 0)) for case in cases if case.get("classname") == module)
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:

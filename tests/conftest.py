@@ -137,14 +137,14 @@ def parameter(item: pytest.Item, name: str) -> object:
 
 
 def in_quick_run(item: pytest.Item) -> bool:
-    """One case per driver with every check, the update from the newest release per driver,
-    and every test that is not parametrized by case, update or driver."""
-    case, step, driver = (parameter(item, name) for name in ("case", "step", "driver"))
+    """One case per driver with every check, the update from the newest release per driver, and
+    every other test but those that install and test a project of their own (own_project)."""
+    case, step = parameter(item, "case"), parameter(item, "step")
     if isinstance(case, Case) and case.refusal is None:
         return case.id in {case.id for case in first_of_each(valid_cases(), "db_driver")}
     if isinstance(step, Step):
         return step.version == newest_release()
-    return not isinstance(driver, str)
+    return item.get_closest_marker("own_project") is None
 
 
 def newest_release() -> str:
@@ -154,12 +154,12 @@ def newest_release() -> str:
 def expected_minutes(item: pytest.Item) -> float:
     """Roughly what the test's xdist group takes on a quiet 2-core machine (the timing table)."""
     case, step = parameter(item, "case"), parameter(item, "step")
-    if isinstance(case, Case) and case.refusal is None:
-        return 3  # rendered, installed, every check, the project's suite
+    if isinstance(case, Case):  # rendered, installed, every check, the project's suite; or refused
+        return 3 if case.refusal is None else 0
     if isinstance(step, Step):
         return 2 if step.version != NOW else 1  # an update; from a release, then the suite
-    if parameter(item, "driver") is not None:
-        return 2  # the lowest dependencies' suite; the README's first commands
+    if item.get_closest_marker("own_project") is not None:
+        return 2  # the lowest dependencies' suite, say
     if item.get_closest_marker("xdist_group") is not None:
         return 1  # a scenario of its own (an update, a release)
     return 0

@@ -4,8 +4,6 @@ import re
 import signal
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
-from xml.etree import ElementTree
 
 import httpx
 
@@ -128,17 +126,7 @@ def test_migrations_match_the_models(
 
 
 def test_generated_test_suite_passes(project: Project) -> None:
-    # The report of each test's duration, for the timing table; in .venv, which no check reads.
-    report = project.path / ".venv" / "harness-durations.xml"
-    junit = f"--junit-xml={report}"
-    assert_ok(project.run("uv", "run", "pytest", "-p", "no:cacheprovider", junit, phase="pytest"))
-    project.move_time("pytest", "fuzz", seconds_in(report, "tests.test_api_fuzz"))
-
-
-def seconds_in(report: Path, module: str) -> float:
-    """The seconds a JUnit XML report gives the tests of one module."""
-    cases = ElementTree.parse(report).getroot().iter("testcase")
-    return sum(float(case.get("time", 0)) for case in cases if case.get("classname") == module)
+    assert_ok(project.run_suite("uv", "run", "pytest"))
 
 
 def test_service_serves_crud_over_http(

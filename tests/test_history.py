@@ -205,7 +205,7 @@ def test_the_updated_project_passes_its_tests_including_the_teams_own(
 ) -> None:
     project = installed(step, updated)
 
-    result = project.run(".venv/bin/pytest", "-p", "no:cacheprovider", phase="pytest")
+    result = project.run_suite(".venv/bin/pytest")
 
     assert_ok(result)
     assert f"{TEAM_TEST} ." in result.stdout

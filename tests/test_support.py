@@ -26,6 +26,7 @@ from harness.project import (
 DRIVERS = ("asyncpg", "psycopg", "aiosqlite")
 
 
+@pytest.mark.own_project
 @pytest.mark.parametrize(
     "driver",
     [
@@ -63,7 +64,7 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
 
     installed = project.run("uv", "sync", "--resolution", "lowest-direct", phase="sync")
     assert installed.returncode == 0, describe(installed)
-    result = project.run(".venv/bin/pytest", "-p", "no:cacheprovider", phase="pytest")
+    result = project.run_suite(".venv/bin/pytest")
 
     assert result.returncode == 0, describe(result)
 
