@@ -2,7 +2,9 @@
 
 import json
 import os
+import resource
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from harness.project import (
     CommandError,
     Project,
     clean_environment,
+    cpu_seconds,
     render,
     workspace,
 )
@@ -165,9 +168,20 @@ def expected_minutes(item: pytest.Item) -> float:
     return 0
 
 
+SESSION_START = time.monotonic()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
         shutil.rmtree(RESULTS_DIR, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Each process's CPU seconds, its commands' included, for the busy cores in the summary."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        (RESULTS_DIR / "cpu").mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "cpu" / f"{worker}.json").write_text(json.dumps(cpu_seconds()))
 
 
 COLUMNS = ["render", "sync", "ruff", "format", "mypy", "alembic", "pytest", "fuzz"]
@@ -188,6 +202,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for kind in ("wall", "cpu"):
         rows = {name: timings[kind] for name, timings in saved.items()}
         write_timing_table(terminalreporter, kind, rows)
+    # Busy cores: well under the machine's count means the run waits (sleeps, the network, a
+    # long group at the end) and more xdist workers (-n) would shorten it; near it, only less
+    # work would. Read it on a machine nothing else runs on.
+    wall = time.monotonic() - SESSION_START
+    workers = [float(file.read_text()) for file in (RESULTS_DIR / "cpu").glob("*.json")]
+    # With workers, this process's own time (not its children's: the workers, counted above).
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = sum(workers) + own.ru_utime + own.ru_stime if workers else cpu_seconds()
+    terminalreporter.write_line(
+        f"whole run: {wall:.0f} s wall, {cpu:.0f} s CPU, {cpu / wall:.2f} of"
+        f" {os.cpu_count()} cores busy on average"
+    )
 
 
 def write_timing_table(
