@@ -4,14 +4,17 @@ import hashlib
 import json
 import os
 import pwd
+import resource
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import copier
 import uv
@@ -28,10 +31,21 @@ RESULTS_DIR = Path(__file__).resolve().parents[1] / ".harness"
 UNPRIVILEGED_USER = "postgres"
 # That account cannot enter /root, where a root-installed Python lives; Debian's can be read by all.
 UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
+# The generated suite's fuzz tests (schemathesis), timed apart from the rest of the suite.
+FUZZ_TESTS = "tests.test_api_fuzz"
 
 
 class CommandError(RuntimeError):
     """A command the harness needed (an install, say) failed; the message carries its output."""
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and by every child process it has waited for."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def running_as_root() -> bool:
@@ -41,6 +55,11 @@ def running_as_root() -> bool:
 def run_token() -> str:
     """Short and stable per checkout, so that two checkouts never share a database or folder."""
     return hashlib.sha256(str(RESULTS_DIR).encode()).hexdigest()[:6]
+
+
+def caches() -> Path:
+    """Where the caches the harness shares between projects live (Project.shared_cache)."""
+    return Path(tempfile.gettempdir()) / f"template-harness-{run_token()}" / "caches"
 
 
 def workspace(fallback: Path) -> Path:
@@ -75,6 +94,12 @@ def clean_environment(workspace: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
     # Never try to download an interpreter: this fails fast where a machine has no Python 3.11+.
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    # A case starts its venv's Python some twenty times (alembic, the suite's servers, uvicorn):
+    # compiled once at install, the dependencies' bytecode spares each start a recompile, about a
+    # third of the CPU a case takes. The project's own sources are never cached as bytecode, so an
+    # edit (copier update rewriting a file within the same second, say) is always the one run.
+    env["UV_COMPILE_BYTECODE"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     if running_as_root():
         env["PATH"] = f"{workspace / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         env["UV_PYTHON"] = UNPRIVILEGED_PYTHON
@@ -120,7 +145,10 @@ class Project:
     # Every answer Copier held after rendering, computed ones included (see matrix.answers_of);
     # empty for a project rendered by other means.
     answers: dict[str, Any] = field(default_factory=dict)
+    # Seconds per phase: wall clock, and CPU (this process's and its finished children's), since
+    # on a shared machine the wall clock also counts the time other processes held the cores.
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_timings: dict[str, float] = field(default_factory=dict)
     # Where the harness's timing table reads them; None keeps them in memory (the benchmarks).
     timings_dir: Path | None = RESULTS_DIR
 
@@ -154,18 +182,32 @@ class Project:
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         try:
             yield
         finally:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
+            cpu = cpu_seconds() - cpu_start
+            self.cpu_timings[phase] = self.cpu_timings.get(phase, 0.0) + cpu
             self.save_timings()
+
+    def move_time(self, source: str, target: str, wall: float) -> None:
+        """Count `wall` seconds of phase `source` as phase `target` instead (a part of one command,
+        such as the fuzz tests of the project's suite), with the same share of its CPU time."""
+        wall = min(wall, self.timings.get(source, 0.0))
+        share = wall / self.timings[source] if wall > 0 else 0.0
+        cpu = share * self.cpu_timings.get(source, 0.0)
+        for timings, seconds in ((self.timings, wall), (self.cpu_timings, cpu)):
+            timings[source] = timings.get(source, 0.0) - seconds
+            timings[target] = timings.get(target, 0.0) + seconds
+        self.save_timings()
 
     def save_timings(self) -> None:
         if self.timings_dir is None:
             return
         self.timings_dir.mkdir(exist_ok=True)
-        (self.timings_dir / f"{self.case.id}.json").write_text(json.dumps(self.timings))
+        saved = {"wall": self.timings, "cpu": self.cpu_timings}
+        (self.timings_dir / f"{self.case.id}.json").write_text(json.dumps(saved))
 
     def run(
         self, *args: str, phase: str, env: dict[str, str] | None = None, timeout: float = 600
@@ -183,17 +225,29 @@ class Project:
                 check=False,
             )
 
+    def run_suite(self, *pytest: str) -> subprocess.CompletedProcess[str]:
+        """Run the project's own suite with `pytest` (a command), timed as "pytest", and its
+        fuzz tests' share as "fuzz" (from the JUnit report, kept in .venv, which no check reads)."""
+        report = self.path / ".venv" / "harness-durations.xml"
+        report.unlink(missing_ok=True)
+        args = [*pytest, "-p", "no:cacheprovider", f"--junit-xml={report}"]
+        result = self.run(*args, phase="pytest")
+        if report.is_file():
+            self.move_time("pytest", "fuzz", seconds_in(report, FUZZ_TESTS))
+        return result
+
     def shared_cache(self, tool: str) -> Path:
         """A cache folder for `tool` shared by every case this process checks, one at a time.
 
-        Beside the projects, so it outlives the run: the next run starts warm. One per xdist
-        worker, so no two processes write it at once. Sharing it across cases is safe for a tool
-        that validates entries by content: mypy re-reads a cached module whose path or mtime
-        changed and rechecks it unless its hash is the same, so another case's venv (uv links
-        the same files from its cache) is reused and the case's own modules are checked again.
+        Outside any one project (the cases, the history's updates), so it outlives the run: the
+        next run starts warm. One per xdist worker, so no two processes write it at once.
+        Sharing it across cases is safe for a tool that validates entries by content: mypy
+        re-reads a cached module whose path or mtime changed and rechecks it unless its hash is
+        the same, so another case's venv (uv links the same files from its cache) is reused and
+        the case's own modules are checked again.
         """
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        folder = self.path.parent.parent / "caches" / tool / worker
+        folder = caches() / tool / worker
         if not folder.is_dir():
             folder.mkdir(parents=True)
             for made in (folder, folder.parent, folder.parent.parent):
@@ -243,6 +297,12 @@ def render(
         hand_over(destination)
     project.answers = answers_of(worker)
     return project
+
+
+def seconds_in(report: Path, module: str) -> float:
+    """The seconds a JUnit XML report gives the tests of one module."""
+    cases = ElementTree.parse(report).getroot().iter("testcase")
+    return sum(float(case.get("time", 0)) for case in cases if case.get("classname") == module)
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:

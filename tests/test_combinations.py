@@ -126,7 +126,7 @@ def test_migrations_match_the_models(
 
 
 def test_generated_test_suite_passes(project: Project) -> None:
-    assert_ok(project.run("uv", "run", "pytest", "-p", "no:cacheprovider", phase="pytest"))
+    assert_ok(project.run_suite("uv", "run", "pytest"))
 
 
 def test_service_serves_crud_over_http(

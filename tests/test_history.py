@@ -122,7 +122,7 @@ def updated(
             apply_team_edits(path)
             hand_over(path)
         # The team's database, migrated at the old release, with a row in it; uv.lock committed.
-        installed = project.run("uv", "sync", phase="install")
+        installed = project.run("uv", "sync", phase="sync")
         if installed.returncode != 0:
             return f"{step.id} did not install at the old release: {describe(installed)}"
         migrate = (".venv/bin/alembic", "upgrade", "head")
@@ -136,7 +136,7 @@ def updated(
             conflicts = conflicted(path)
             resolve_as_a_person_would(path, conflicts)
         # Installed and migrated once; the tests below read these results or run one tool each.
-        installed = project.run("uv", "sync", phase="install")
+        installed = project.run("uv", "sync", phase="sync")
         upgraded = installed
         if installed.returncode == 0:
             upgraded = project.run(*migrate, env={"DATABASE__URL": url}, phase="alembic")
@@ -205,7 +205,7 @@ def test_the_updated_project_passes_its_tests_including_the_teams_own(
 ) -> None:
     project = installed(step, updated)
 
-    result = project.run(".venv/bin/pytest", "-p", "no:cacheprovider", phase="tests")
+    result = project.run_suite(".venv/bin/pytest")
 
     assert_ok(result)
     assert f"{TEAM_TEST} ." in result.stdout
@@ -227,7 +227,10 @@ def test_the_updated_project_passes_ruff_and_format(
 def test_the_updated_project_passes_mypy_strict(
     step: Step, updated: Callable[[Step], Updated]
 ) -> None:
-    assert_ok(installed(step, updated).run(".venv/bin/mypy", phase="mypy"))
+    project = installed(step, updated)
+    # The cases' shared cache: the dependencies are theirs, only the package differs.
+    env = {"MYPY_CACHE_DIR": str(project.shared_cache("mypy"))}
+    assert_ok(project.run(".venv/bin/mypy", phase="mypy", env=env))
 
 
 @each_step(FULL_STEPS)

@@ -32,6 +32,7 @@ from harness.support import OLDEST, MissingPythonError, newest_minor, newest_pyt
 DRIVERS = ("asyncpg", "psycopg", "aiosqlite")
 
 
+@pytest.mark.own_project
 @pytest.mark.parametrize(
     "driver",
     [
@@ -67,9 +68,9 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
         )
         hand_over(destination)
 
-    installed = project.run("uv", "sync", "--resolution", "lowest-direct", phase="install")
+    installed = project.run("uv", "sync", "--resolution", "lowest-direct", phase="sync")
     assert installed.returncode == 0, describe(installed)
-    result = project.run(".venv/bin/pytest", "-p", "no:cacheprovider", phase="tests")
+    result = project.run_suite(".venv/bin/pytest")
 
     assert result.returncode == 0, describe(result)
 
