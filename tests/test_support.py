@@ -128,11 +128,7 @@ def test_migrations_match_the_models_on_the_newest_python(
 def test_the_generated_suite_passes_on_the_newest_python(
     project: Project, on_newest: dict[str, str]
 ) -> None:
-    result = project.run(
-        "uv", "run", "pytest", "-p", "no:cacheprovider", phase="pytest", env=on_newest
-    )
-
-    assert_ok(result)
+    assert_ok(project.run_suite(".venv/bin/pytest"))
 
 
 def test_a_missing_newest_python_fails_saying_how_to_install_it(
