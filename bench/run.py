@@ -299,14 +299,16 @@ def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -
         f"{args.rounds} x {args.seconds} s rounds, medians; ratios to the first ceiling",
     ]
     lines += [f"{item.label}: {item.versions}" for item in subjects]
+    # As wide as the longest case id and a gap, so the columns never run together.
+    width = max([28, *(len(label) + 2 for (label, _, _) in results)])
     for name in wrk.SCRIPTS:
         rows = [(label, target) for (label, n, target) in results if n == name]
         if not rows:
             continue
         lines += ["", f"{name}"]
         lines.append(
-            f"{'service':<28}{'server':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-            f"{'ratio':>8}{'p99 ratio':>11}"
+            f"{'service':<{width}}{'server':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'errors':>8}{'ratio':>8}{'p99 ratio':>11}"
         )
         reference: dict[str, tuple[float, float]] = {}
         for label, target in rows:
@@ -317,7 +319,7 @@ def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -
             errors = sum(r.errors for r in runs)
             base_rps, base_p99 = reference.setdefault(label, (rps, p99))
             lines.append(
-                f"{label:<28}{target:<18}{rps:>8.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}"
+                f"{label:<{width}}{target:<18}{rps:>8.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}"
                 f"{rps / base_rps:>8.2f}{p99 / base_p99:>11.2f}"
             )
     return "\n".join(lines)

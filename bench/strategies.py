@@ -89,9 +89,12 @@ def main() -> None:
             shutil.rmtree(destination, ignore_errors=True)
 
     print()
-    print(f"{'case':<28}{'suite (s)':>12}{f'+{args.tests} tests (s)':>18}{'per test (ms)':>16}")
+    width = max([28, *(len(case_id) + 2 for case_id, *_ in rows)])
+    print(
+        f"{'case':<{width}}{'suite (s)':>12}{f'+{args.tests} tests (s)':>18}{'per test (ms)':>16}"
+    )
     for case_id, without, with_extra, per_test_ms in rows:
-        print(f"{case_id:<28}{without:>12.1f}{with_extra:>18.1f}{per_test_ms:>16.1f}")
+        print(f"{case_id:<{width}}{without:>12.1f}{with_extra:>18.1f}{per_test_ms:>16.1f}")
 
     if args.matrix:
         start = time.perf_counter()

@@ -154,7 +154,7 @@ def test_service_serves_crud_over_http(
         try:
             wait_for_port(port, server, "the service", timeout=30)
             with httpx.Client(base_url=base, timeout=10) as client:
-                assert client.get("/health/ready").json() == {"status": "ok"}
+                assert client.get("/health/ready").json()["status"] == "ok"
                 created = client.post("/authors", json={"name": "Served"})
                 assert created.status_code == 201, created.text
                 author_id = created.json()["id"]

@@ -36,6 +36,7 @@ NAMING_PROMPTS = [
 POSTGRES_PROMPTS = [
     *NAMING_PROMPTS,
     "Between the service and PostgreSQL",
+    "Where reads go (replicas need the service's own pools)",
     "Size the connection pool now? (no = defaults that fit 100 connections)",
 ]
 
@@ -218,6 +219,7 @@ def shown_answers(driver: str) -> list[str]:
         labels[driver],
         strategy,
         "Nothing, each worker keeps its own pool",
+        "The primary, like writes",
         "No",
     ]
 
@@ -243,6 +245,26 @@ def test_a_sqlite_project_is_never_offered_a_postgresql_test_database(
     terminal.finish()
 
     assert recorded_answers(terminal.destination)["test_db_strategy"] == "sqlite_memory"
+    assert_same_as_the_data_render(template, terminal.destination, tmp_path)
+
+
+def test_a_project_behind_pgbouncer_is_never_offered_read_replicas(
+    terminal: Terminal, template: Path, tmp_path: Path
+) -> None:
+    for prompt in NAMING_PROMPTS[:3]:
+        terminal.answer(prompt, ENTER)
+    terminal.answer("Database and driver", ENTER)
+    terminal.answer("How the tests get a database", ENTER)
+    terminal.answer("Between the service and PostgreSQL", DOWN, ENTER)
+    terminal.answer("Where reads go")
+
+    label = "- Streaming replicas, read-your-writes (not behind PgBouncer)"
+    assert terminal.shows(label), terminal.screenful()
+    # The arrow keys skip the disabled choice: the primary is chosen whatever is pressed.
+    terminal.answer("Where reads go", DOWN, UP, DOWN, ENTER)
+    terminal.accept_the_rest()
+
+    assert recorded_answers(terminal.destination)["reads_from"] == "primary"
     assert_same_as_the_data_render(template, terminal.destination, tmp_path)
 
 

@@ -32,6 +32,7 @@ def copy(template: Path, destination: Path, **data: str) -> None:
 CHOICE_REFUSALS = {
     "test_db_strategy": {"sqlite_memory": "SQLite projects only", "*": "needs PostgreSQL"},
     "connection_pooler": {"pgbouncer": "needs PostgreSQL"},
+    "reads_from": {"replicas": "not behind PgBouncer"},
 }
 
 

@@ -50,13 +50,21 @@ class ProcessGauges:
 
     def record(self) -> None:
         for family in self.collector.collect():
+            if not family.samples:
+                continue  # its label names are not known yet
             if family.name not in self.gauges:
+                labels = sorted(family.samples[0].labels)
                 # liveall: one series per pid, removed when that worker stops (forget_worker).
                 self.gauges[family.name] = Gauge(
-                    family.name, family.documentation, registry=None, multiprocess_mode="liveall"
+                    family.name,
+                    family.documentation,
+                    labels,
+                    registry=None,
+                    multiprocess_mode="liveall",
                 )
+            gauge = self.gauges[family.name]
             for sample in family.samples:
-                self.gauges[family.name].set(sample.value)
+                (gauge.labels(**sample.labels) if sample.labels else gauge).set(sample.value)
 
 
 def instrument_requests(app: FastAPI) -> None:
