@@ -91,7 +91,7 @@ async def list_books(request: Request) -> JSONResponse:
 
 
 def settings() -> tuple[str, Options]:
-    """CEILING_DRIVER (asyncpg, psycopg, aiosqlite, aiomysql, asyncmy) and CEILING_OPTIONS (Options as JSON)."""
+    """CEILING_DRIVER (a key of DRIVERS) and CEILING_OPTIONS (Options as JSON)."""
     return os.environ["CEILING_DRIVER"], Options(**json.loads(os.environ["CEILING_OPTIONS"]))
 
 

@@ -17,7 +17,8 @@ PLACEHOLDER = re.compile(r"\$\d+")
 
 @dataclass(frozen=True)
 class Options:
-    dsn: str  # a libpq URL (postgresql://...), mysql://user:password@host:port/database, or a SQLite file's path
+    # postgresql://... (libpq), mysql://user:password@host:port/database, or a SQLite file's path
+    dsn: str
     min_size: int
     max_size: int
     # Behind PgBouncer in transaction mode no statement may stay prepared, as in the service.
