@@ -192,6 +192,7 @@ class MySQL:
             minsize=self.options.min_size,
             maxsize=self.options.max_size,
             autocommit=True,
+            charset="utf8mb4",  # as the service's URL asks (?charset=utf8mb4)
         )
 
     async def close(self) -> None:
