@@ -5,6 +5,8 @@ import pwd
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,3 +147,27 @@ def first_commands_script(commands: list[str], project: Path, port: int, uv: Pat
         else:
             lines.append(command)
     return "\n".join(lines)
+
+
+# What Copier prints when it has rendered a project: the same first commands as the README, so a
+# person who follows the terminal does what the README (and the test above) proves.
+@pytest.mark.parametrize("driver", choice_questions()["db_driver"])
+def test_copier_s_next_steps_are_the_readme_s_first_commands(driver: str, tmp_path: Path) -> None:
+    template = copy_template(tmp_path / "template")
+    destination = tmp_path / "project"
+    copier = Path(sys.executable).parent / "copier"
+    answers = ["--data", f"db_driver={driver}", "--data", "package_name=next_steps"]
+    result = subprocess.run(
+        [str(copier), "copy", "--trust", "--defaults", *answers, str(template), str(destination)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    steps = printed.split("Next steps", 1)[1].splitlines()
+    readme = (destination / "README.md").read_text()
+    first = split_commands(re.findall(r"^```sh\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)[0])
+    shown = [line.strip() for line in steps if line.strip() and not line.strip().endswith(":")]
+    assert shown == [f"cd {destination}", *first]
