@@ -14,6 +14,7 @@ import pytest
 
 from harness.matrix import Case, choice_questions, copy_template, each_case, valid_cases
 from harness.ports import free_port
+from harness.mysql import MySQLServer
 from harness.postgres import PostgresServer
 from harness.project import (
     UNPRIVILEGED_USER,
@@ -105,7 +106,7 @@ def test_the_readme_s_first_commands_work_in_a_fresh_shell(
     case = Case(tuple(answers.items()), None, f"readme-{driver}")
     project = render(case, template, destination, clean_environment(base))
     hand_over(destination.parent)
-    server: PostgresServer | MysqlServer | None = None
+    server: PostgresServer | MySQLServer | None = None
     if project.answers["is_postgres"]:
         server = request.getfixturevalue("postgres")
     elif project.answers["is_mysql"]:
