@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.matrix import Case, choice_questions, copy_template, each_case, valid_cases
-from harness.ports import free_port
 from harness.mysql import MySQLServer
+from harness.ports import free_port
 from harness.postgres import PostgresServer
 from harness.project import (
     UNPRIVILEGED_USER,
