@@ -219,7 +219,9 @@ def shown_answers(driver: str) -> list[str]:
         "aiosqlite": "SQLite, aiosqlite",
     }
     strategy = "SQLite in memory" if driver == "aiosqlite" else "Roll back each test (fastest)"
-    pooler = [] if driver in {"aiomysql", "asyncmy"} else ["Nothing, each worker keeps its own pool"]
+    pooler = (
+        [] if driver in {"aiomysql", "asyncmy"} else ["Nothing, each worker keeps its own pool"]
+    )
     return [
         "My Service",
         "my_service",
