@@ -22,7 +22,6 @@ from harness.project import (
     assert_ok,
     clean_environment,
     describe,
-    hand_over,
     render,
     run_token,
     running_as_root,
@@ -105,7 +104,9 @@ def test_the_readme_s_first_commands_work_in_a_fresh_shell(
     answers = {"package_name": package, "db_driver": driver, "test_db_strategy": strategy}
     case = Case(tuple(answers.items()), None, f"readme-{driver}")
     project = render(case, template, destination, clean_environment(base))
-    hand_over(destination.parent)
+    # render() handed the project over; the shared folder above it only needs its owner changed
+    # (handing it over recursively would reach into another driver's project while it renders).
+    hand_over_folder(destination.parent)
     server: PostgresServer | MySQLServer | None = None
     if project.answers["is_postgres"]:
         server = request.getfixturevalue("postgres")
@@ -131,6 +132,12 @@ def test_the_readme_s_first_commands_work_in_a_fresh_shell(
             server.drop(package)
     assert result.returncode == 0, describe(result)
     assert "ready" in result.stdout
+
+
+def hand_over_folder(folder: Path) -> None:
+    if running_as_root():
+        account = pwd.getpwnam(UNPRIVILEGED_USER)
+        os.chown(folder, account.pw_uid, account.pw_gid)
 
 
 def first_commands_script(commands: list[str], project: Path, port: int, uv: Path) -> str:
