@@ -5,16 +5,18 @@
                            [--data QUESTION=ANSWER] [--project PATH] [--profile FOLDER]
 
 For each driver it renders the template from this working tree (default answers, plus --data),
-installs the project, builds a database (PostgreSQL: TEMPLATE_POSTGRES_URL's server; SQLite: a
-file in the project), migrates it with the project's Alembic and seeds 500 authors and 5000 books.
+installs the project, builds a database (PostgreSQL: TEMPLATE_POSTGRES_URL's server; MySQL:
+TEMPLATE_MYSQL_URL's; SQLite: a file in the project), migrates it with the project's Alembic and
+seeds 500 authors and 5000 books.
 It then starts the service and its ceilings with the image's uvicorn command and the project's
 virtual environment, refuses to measure unless every ceiling answers the service's JSON, and
 drives them with wrk in alternating rounds: get one book, create an author, list 50 books.
 
 The ceiling is fixed: Starlette + an asyncpg pool (bench/ceiling/), the same statements, the same
 JSON. A psycopg service also gets a ceiling on psycopg's own pool; an SQLite service is measured
-against an aiosqlite ceiling only (an asyncpg ceiling would read another database). Ratios are to
-the first ceiling. With --pgbouncer the projects are rendered for PgBouncer and every server
+against an aiosqlite ceiling only (an asyncpg ceiling would read another database), and a MySQL
+service against Starlette on its own driver's pool (aiomysql or asyncmy). Ratios are to the first
+ceiling. With --pgbouncer the projects are rendered for PgBouncer and every server
 reaches PostgreSQL through a real PgBouncer in transaction mode, started here. Only ratios from
 one run mean something on a shared machine. Exits 1 if any request failed. Needs wrk.
 """
@@ -36,6 +38,7 @@ import psycopg
 import yaml
 
 from harness.matrix import Case, answers_of, choice_questions, copy_template, pretend
+from harness.mysql import MySQLServer
 from harness.pgbouncer import start_pgbouncer
 from harness.postgres import PostgresServer
 from harness.project import (
@@ -53,9 +56,16 @@ from .servers import Server, disagreements, profile
 
 CEILING_PACKAGE = Path(__file__).resolve().parent / "ceiling"
 # What each ceiling driver needs beside the project's own dependencies.
-CEILING_REQUIREMENTS = {"asyncpg": "asyncpg", "psycopg": "psycopg-pool", "aiosqlite": "aiosqlite"}
+CEILING_REQUIREMENTS = {
+    "asyncpg": "asyncpg",
+    "psycopg": "psycopg-pool",
+    "aiosqlite": "aiosqlite",
+    "aiomysql": "aiomysql",
+    "asyncmy": "asyncmy",
+}
 VERSIONS_OF = ["fastapi", "starlette", "sqlalchemy", "uvicorn", "uvloop", "httptools"]
 SQLITE_POOL = 5  # SQLAlchemy's pool size for an aiosqlite file database
+MYSQL_ROWS_PER_INSERT = 1000  # the seed goes through the client's command line, which has a limit
 
 
 @dataclass
@@ -130,6 +140,7 @@ def prepare(args: argparse.Namespace, driver: str | None, base: Path) -> Project
 
 
 def ceiling_drivers(answers: dict[str, Any]) -> list[str]:
+    # SQLite and MySQL: the asyncpg ceiling would read another database.
     if not answers["is_postgres"]:
         return [answers["db_driver"]]
     return list(dict.fromkeys(["asyncpg", answers["db_driver"]]))
@@ -158,10 +169,26 @@ def versions(project: Project, drivers: list[str]) -> str:
     return ", ".join(f"{name} {version}" for name, version in found.items())
 
 
-def seed(project: Project, server: PostgresServer | None, database: str) -> None:
+DatabaseServer = PostgresServer | MySQLServer
+
+
+def seed_mysql(server: MySQLServer, database: str, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Rows in multi-row INSERTs through the server's client (every value here is plain text)."""
+    columns = {"authors": "name", "books": "title, isbn, author_id"}[table]
+    for start in range(0, len(rows), MYSQL_ROWS_PER_INSERT):
+        chunk = rows[start : start + MYSQL_ROWS_PER_INSERT]
+        values = ", ".join("(" + ", ".join(repr(value) for value in row) + ")" for row in chunk)
+        server.execute(f"INSERT INTO `{database}`.{table} ({columns}) VALUES {values}")
+
+
+def seed(project: Project, server: DatabaseServer | None, database: str) -> None:
     """500 authors and 5000 books, ids from 1 (the database is new)."""
     authors = [(f"author {n}",) for n in range(1, wrk.AUTHORS + 1)]
     books = [(f"book {n}", f"{n:013d}", 1 + n % wrk.AUTHORS) for n in range(1, wrk.BOOKS + 1)]
+    if isinstance(server, MySQLServer):
+        seed_mysql(server, database, "authors", authors)
+        seed_mysql(server, database, "books", books)
+        return
     if server is None:
         with sqlite3.connect(database) as connection:
             connection.executemany("INSERT INTO authors (name) VALUES (?)", authors)
@@ -180,14 +207,18 @@ def seed(project: Project, server: PostgresServer | None, database: str) -> None
 @dataclass
 class BenchDatabase:
     url: str  # in the project's URL scheme, straight to the server
-    server: PostgresServer | None  # None for SQLite
+    server: DatabaseServer | None  # None for SQLite
     name: str  # the database's name, or the SQLite file's path
 
 
 @contextmanager
 def bench_database(project: Project) -> Iterator[BenchDatabase]:
     """A new database for the project, migrated by its Alembic and seeded; dropped at the end."""
-    server = PostgresServer().check() if project.answers["is_postgres"] else None
+    server: DatabaseServer | None = None
+    if project.answers["is_postgres"]:
+        server = PostgresServer().check()
+    elif project.answers["is_mysql"]:
+        server = MySQLServer().check()
     url = project.database_url("bench", server)
     name = database_name(project.case, "bench") if server else url.split(":///", 1)[1]
     if server is None:
@@ -239,7 +270,8 @@ def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[
                     if answers["pooled"]
                     else answers["pgbouncer_pool_size"]
                 )
-                options = {"dsn": server.url("postgresql", database, port=port), "min_size": 1}
+                scheme = "mysql" if answers["is_mysql"] else "postgresql"
+                options = {"dsn": server.url(scheme, database, port=port), "min_size": 1}
                 options["max_size"] = sizes
             options["unprepared"] = port is not None
             env = {

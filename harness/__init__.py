@@ -4,6 +4,7 @@
   `each_case()`) and working copies of the template.
 - project: render a case with Copier, keeping every answer Copier computed; run commands in it.
 - postgres: the PostgreSQL server the cases use: databases recreated, dropped, connections counted.
+- mysql: the same for the MySQL/MariaDB server the MySQL cases use (TEMPLATE_MYSQL_URL).
 - ports: a free port, and waiting until a process listens on it.
 - pgbouncer: a PgBouncer in transaction mode in front of the server, started as the project's
   account.

@@ -20,6 +20,7 @@ import copier
 import uv
 
 from .matrix import Case, answers_of
+from .mysql import MySQLServer
 from .postgres import PostgresServer
 
 # Environment variables of the harness's own pytest run that must not leak into a generated
@@ -159,22 +160,22 @@ class Project:
     def database_url(
         self,
         purpose: str,
-        server: PostgresServer | None,
+        server: PostgresServer | MySQLServer | None,
         *,
         recreate: bool = True,
         port: int | None = None,
     ) -> str:
         """A database of this project for one purpose, in the URL scheme copier.yml computed.
 
-        PostgreSQL: a database named after the case and purpose, dropped and created empty unless
-        `recreate` is false (when the project's own code creates it); `port` for a PgBouncer in
-        front of the server. SQLite: a file in the project.
+        PostgreSQL or MySQL: a database named after the case and purpose, dropped and created empty
+        unless `recreate` is false (when the project's own code creates it); `port` for a PgBouncer
+        in front of the server. SQLite: a file in the project.
         """
         scheme = self.answers["database_url_scheme"]
-        if not self.answers["is_postgres"]:
+        if not (self.answers["is_postgres"] or self.answers["is_mysql"]):
             return f"{scheme}:///{self.path / f'{purpose}.db'}"
         if server is None:
-            raise ValueError(f"{self.case.id} is a PostgreSQL case: its databases need the server")
+            raise ValueError(f"{self.case.id} is a server case: its databases need the server")
         name = database_name(self.case, purpose)
         if recreate:
             server.recreate(name)

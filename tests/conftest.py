@@ -1,4 +1,4 @@
-"""Harness fixtures: a PostgreSQL server, and each case rendered and installed once."""
+"""Harness fixtures: the database servers, and each case rendered and installed once."""
 
 import json
 import os
@@ -12,6 +12,7 @@ import pytest
 
 from harness.history import NOW, Step
 from harness.matrix import Case, copy_template, first_of_each, valid_cases
+from harness.mysql import MySQLServer, NoMySQLServerError
 from harness.postgres import NoServerError, PostgresServer
 from harness.project import (
     RESULTS_DIR,
@@ -30,6 +31,27 @@ def postgres() -> PostgresServer:
         return PostgresServer().check()
     except NoServerError as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mysql() -> MySQLServer:
+    try:
+        return MySQLServer().check()
+    except NoMySQLServerError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def server_of(
+    project: Project, request: pytest.FixtureRequest
+) -> PostgresServer | MySQLServer | None:
+    """The database server a case's project needs (None for SQLite), failing if it is missing."""
+    if project.answers["is_postgres"]:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return server
+    if project.answers["is_mysql"]:
+        mysql_server: MySQLServer = request.getfixturevalue("mysql")
+        return mysql_server
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +81,8 @@ def rendered(
     def build(case: Case) -> Project | str:
         base = workspace(tmp_path_factory.getbasetemp())
         project = render(case, template, base / "projects" / case.id, clean_environment(base))
-        if project.answers["is_postgres"]:
-            server: PostgresServer = request.getfixturevalue("postgres")
+        server = server_of(project, request)
+        if server is not None:
             url = project.database_url("tests", server, recreate=False)
             project.env["TEST_DATABASE_URL"] = url
         try:
@@ -105,8 +127,7 @@ def fresh_database(project: Project, request: pytest.FixtureRequest) -> Callable
     """A new, empty database of the project for one purpose: its URL (the server only if needed)."""
 
     def create(purpose: str) -> str:
-        server = request.getfixturevalue("postgres") if project.answers["is_postgres"] else None
-        return project.database_url(purpose, server)
+        return project.database_url(purpose, server_of(project, request))
 
     return create
 

@@ -19,8 +19,11 @@ pytestmark = each_case(first_of_each(valid_cases(), "db_driver", "connection_poo
 def test_the_benchmark_measures_a_service_whose_ceilings_answer_alike(
     project: Project, request: pytest.FixtureRequest
 ) -> None:
+    # Each fails with a sentence if there is no server.
     if project.answers["is_postgres"]:
-        request.getfixturevalue("postgres")  # fails with a sentence if there is no server
+        request.getfixturevalue("postgres")
+    elif project.answers["is_mysql"]:
+        request.getfixturevalue("mysql")
     short = ["--seconds", "1", "--rounds", "1", "--connections", "4", "--workers", "1"]
 
     with project.timed("bench"):

@@ -20,9 +20,12 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{[^{}]*\}\}")
 DRIVER_WORDS = {
     "asyncpg": re.compile(r"asyncpg", re.IGNORECASE),
     "psycopg": re.compile(r"psycopg", re.IGNORECASE),
+    "aiomysql": re.compile(r"aiomysql", re.IGNORECASE),
+    "asyncmy": re.compile(r"asyncmy", re.IGNORECASE),
     "aiosqlite": re.compile(r"sqlite", re.IGNORECASE),
 }
 POSTGRES_WORDS = re.compile(r"postgres|\bpg_", re.IGNORECASE)
+MYSQL_WORDS = re.compile(r"mysql|mariadb|innodb", re.IGNORECASE)
 # What only a project behind PgBouncer needs; NullPool is also fine in tests and migrations.
 PGBOUNCER_WORDS = re.compile(
     r"pgbouncer|prepare_threshold|statement_cache_size|prepared_statement", re.IGNORECASE
@@ -34,7 +37,7 @@ POOL_WORDS = re.compile(r"max_overflow|pool_timeout|db_pool_", re.IGNORECASE)
 
 # Words that give a test-database strategy away, each with the strategies whose projects may use it.
 STRATEGY_WORDS = {
-    re.compile(r"pytest[-_]postgresql|postgresql_proc"): {"throwaway"},
+    re.compile(r"pytest[-_]postgresql|postgresql_proc|pytest[-_]mysql|mysql_proc"): {"throwaway"},
     re.compile(r"\bTRUNCATE\b", re.IGNORECASE): {"fresh"},
     re.compile(r"testrun_uid"): {"fresh"},
     re.compile(r"join_transaction_mode|create_savepoint"): {
@@ -72,6 +75,8 @@ def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
     ]
     if not project.answers["is_postgres"]:
         others.append(POSTGRES_WORDS)
+    if not project.answers["is_mysql"]:
+        others.append(MYSQL_WORDS)
     assert [found for pattern in others for found in mentions(project, pattern)] == []
 
 
@@ -85,7 +90,7 @@ def test_only_a_pgbouncer_project_mentions_pgbouncer(case: Case, project: Projec
 
 
 def test_only_a_pooled_project_has_pool_settings_and_metrics(case: Case, project: Project) -> None:
-    pooled = case.data.get("connection_pooler") == "none"
+    pooled = project.answers["pooled"]
     assert (mentions(project, POOL_WORDS) != []) == pooled, mentions(project, POOL_WORDS)
 
 

@@ -37,7 +37,11 @@ POSTGRES_PROMPTS = [
     *NAMING_PROMPTS,
     "Between the service and PostgreSQL",
     "Where reads go (replicas need the service's own pools)",
-    "Size the connection pool now? (no = defaults that fit 100 connections)",
+    "Size the connection pool now? (no = defaults fit 100 connections)",
+]
+MYSQL_PROMPTS = [
+    *NAMING_PROMPTS,
+    "Size the connection pool now? (no = defaults fit 151 connections)",
 ]
 
 
@@ -180,7 +184,9 @@ def tree(root: Path) -> dict[str, bytes]:
     [
         pytest.param([ENTER], POSTGRES_PROMPTS, "asyncpg", id="asyncpg"),
         pytest.param([DOWN, ENTER], POSTGRES_PROMPTS, "psycopg", id="psycopg"),
-        pytest.param([DOWN, DOWN, ENTER], NAMING_PROMPTS, "aiosqlite", id="aiosqlite"),
+        pytest.param([DOWN, DOWN, ENTER], MYSQL_PROMPTS, "aiomysql", id="aiomysql"),
+        pytest.param([DOWN, DOWN, DOWN, ENTER], MYSQL_PROMPTS, "asyncmy", id="asyncmy"),
+        pytest.param([DOWN, DOWN, DOWN, DOWN, ENTER], NAMING_PROMPTS, "aiosqlite", id="aiosqlite"),
     ],
 )
 def test_enter_at_every_prompt_asks_few_short_questions_and_renders_the_project(
@@ -209,35 +215,39 @@ def shown_answers(driver: str) -> list[str]:
     labels = {
         "asyncpg": "PostgreSQL, asyncpg",
         "psycopg": "PostgreSQL, psycopg 3",
+        "aiomysql": "MySQL/MariaDB, aiomysql",
+        "asyncmy": "MySQL/MariaDB, asyncmy",
         "aiosqlite": "SQLite, aiosqlite",
     }
     strategy = "SQLite in memory" if driver == "aiosqlite" else "Roll back each test (fastest)"
+    pooler = (
+        [] if driver in {"aiomysql", "asyncmy"} else ["Nothing, each worker keeps its own pool"]
+    )
     return [
         "My Service",
         "my_service",
         "An async FastAPI service on SQLAlchemy 2.",
         labels[driver],
         strategy,
-        "Nothing, each worker keeps its own pool",
-        "The primary, like writes",
+        *pooler,
         "No",
     ]
 
 
-def test_a_sqlite_project_is_never_offered_a_postgresql_test_database(
+def test_a_sqlite_project_is_never_offered_a_server_test_database(
     terminal: Terminal, template: Path, tmp_path: Path
 ) -> None:
     for prompt in NAMING_PROMPTS[:3]:
         terminal.answer(prompt, ENTER)
-    terminal.answer("Database and driver", DOWN, DOWN, ENTER)
+    terminal.answer("Database and driver", DOWN, DOWN, DOWN, DOWN, ENTER)
     terminal.answer("How the tests get a database")
 
     for label in [
         "Roll back each test (fastest)",
         "Fresh database per run, real commits",
-        "Throwaway PostgreSQL server per run",
+        "Throwaway database server per run",
     ]:
-        assert terminal.shows(f"- {label} (needs PostgreSQL)"), terminal.screenful()
+        assert terminal.shows(f"- {label} (needs PostgreSQL or MySQL)"), terminal.screenful()
     # The arrow keys skip disabled choices: whatever the person presses, SQLite is chosen.
     for key in [UP, UP, DOWN, UP, ENTER]:
         terminal.child.send(key)
@@ -268,8 +278,12 @@ def test_a_project_behind_pgbouncer_is_never_offered_read_replicas(
     assert_same_as_the_data_render(template, terminal.destination, tmp_path)
 
 
-@pytest.mark.parametrize("driver_keys", [[ENTER], [DOWN, ENTER]], ids=["asyncpg", "psycopg"])
-def test_a_postgresql_project_is_never_offered_sqlite_in_memory(
+@pytest.mark.parametrize(
+    "driver_keys",
+    [[ENTER], [DOWN, ENTER], [DOWN, DOWN, ENTER], [DOWN, DOWN, DOWN, ENTER]],
+    ids=["asyncpg", "psycopg", "aiomysql", "asyncmy"],
+)
+def test_a_server_project_is_never_offered_sqlite_in_memory(
     driver_keys: list[str], terminal: Terminal, template: Path, tmp_path: Path
 ) -> None:
     for prompt in NAMING_PROMPTS[:3]:

@@ -30,7 +30,7 @@ def copy(template: Path, destination: Path, **data: str) -> None:
 # What each cross-question rule says, in the words the person saw on screen (the choice's label
 # names the database, so the reason only has to say which one it needs).
 CHOICE_REFUSALS = {
-    "test_db_strategy": {"sqlite_memory": "SQLite projects only", "*": "needs PostgreSQL"},
+    "test_db_strategy": {"sqlite_memory": "SQLite projects only", "*": "needs PostgreSQL or MySQL"},
     "connection_pooler": {"pgbouncer": "needs PostgreSQL"},
     "reads_from": {"replicas": "not behind PgBouncer"},
 }

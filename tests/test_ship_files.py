@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uv
 from pre_commit import clientlib
@@ -91,33 +92,82 @@ def test_compose_runs_migrations_to_completion_before_the_service(
     expected = {"migrate": "service_completed_successfully"}
     if case.data.get("connection_pooler") == "pgbouncer":
         expected["pgbouncer"] = "service_started"
-    if project.answers["is_postgres"]:
+    if has_server(project):
         expected["db"] = "service_healthy"
         assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
-        assert services["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
+        assert services["db"]["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}
     assert waits_for == expected
     assert services["app"]["image"] == services["migrate"]["image"]
 
 
+def has_server(project: Project) -> bool:
+    return bool(project.answers["is_postgres"] or project.answers.get("is_mysql"))
+
+
+# What each server's official image is called, and the variables that set its first account and
+# database (a MySQL project runs MariaDB, the server its tests are proven on).
+SERVER_IMAGES = {
+    "is_postgres": ("postgres", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"),
+    "is_mysql": ("mariadb", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE"),
+}
+
+
+def server_image(project: Project) -> tuple[str, str, str, str]:
+    (found,) = [image for flag, image in SERVER_IMAGES.items() if project.answers.get(flag)]
+    return found
+
+
 def test_compose_has_no_database_server_for_sqlite(case: Case, project: Project) -> None:
     services = set(load_yaml(project, "compose.yaml")["services"])
-    expected = {"db", "migrate", "app"} if project.answers["is_postgres"] else {"migrate", "app"}
+    expected = {"db", "migrate", "app"} if has_server(project) else {"migrate", "app"}
     if case.data.get("connection_pooler") == "pgbouncer":
         expected.add("pgbouncer")
     assert services == expected
 
 
-def test_workflow_tests_against_a_postgres_service_only_when_postgres(
+def test_compose_service_signs_in_with_the_account_and_database_its_db_creates(
+    project: Project,
+) -> None:
+    compose = load_yaml(project, "compose.yaml")
+    url = urlsplit(compose["x-service"]["environment"]["DATABASE__URL"])
+    assert url.scheme == project.answers["database_url_scheme"]
+    if not has_server(project):
+        assert url.path.startswith("//app/data/")  # the file lives in the data volume
+        return
+    image, user, password, database = server_image(project)
+    db = compose["services"]["db"]
+    assert db["image"].split(":")[0] == image
+    assert (url.hostname, url.username, url.password, url.path.lstrip("/")) == (
+        "db",
+        db["environment"][user],
+        db["environment"][password],
+        db["environment"][database],
+    )
+
+
+def test_workflow_tests_against_its_database_s_service_container_only_when_it_has_a_server(
     case: Case, project: Project
 ) -> None:
     (job,) = load_yaml(project, WORKFLOW)["jobs"].values()
-    if not project.answers["is_postgres"]:
+    if not has_server(project):
         assert "services" not in job
         assert "env" not in job
         return
-    postgres = job["services"]["postgres"]
-    assert postgres["image"].startswith("postgres:")
-    assert "--health-cmd" in postgres["options"]
+    image, *_ = server_image(project)
+    (container,) = job["services"].values()
+    assert container["image"].split(":")[0] == image
+    assert "--health-cmd" in container["options"]
+    # The service's URL names the database the container creates, on the port it publishes.
+    url = urlsplit(job["env"]["DATABASE__URL"])
+    _, user, password, database = server_image(project)
+    assert url.path.lstrip("/") == container["env"][database]
+    assert f"{url.port}:{url.port}" in container["ports"]
+    if image == "mariadb":
+        # The README's setup: root without a password, which the image allows only when told to.
+        assert (url.username, url.password) == ("root", None)
+        assert container["env"]["MARIADB_ALLOW_EMPTY_ROOT_PASSWORD"] == "1"
+    else:
+        assert (url.username, url.password) == (container["env"][user], container["env"][password])
     # The throwaway strategy's tests start their own server; the others use the service container.
     needs_test_url = case["test_db_strategy"] != "throwaway"
     assert "DATABASE__URL" in job["env"]

@@ -35,6 +35,9 @@ def timestamp(value: datetime | str) -> str:
     if isinstance(value, str):
         # SQLite keeps it as text, in UTC without saying so; the service adds the zone.
         value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    elif value.tzinfo is None:
+        # MySQL's DATETIME has no zone either: the service stores UTC there and says so.
+        value = value.replace(tzinfo=UTC)
     text = value.isoformat()
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
@@ -88,7 +91,7 @@ async def list_books(request: Request) -> JSONResponse:
 
 
 def settings() -> tuple[str, Options]:
-    """CEILING_DRIVER (asyncpg, psycopg, aiosqlite) and CEILING_OPTIONS (Options as JSON)."""
+    """CEILING_DRIVER (a key of DRIVERS) and CEILING_OPTIONS (Options as JSON)."""
     return os.environ["CEILING_DRIVER"], Options(**json.loads(os.environ["CEILING_OPTIONS"]))
 
 

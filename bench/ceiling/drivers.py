@@ -4,18 +4,21 @@ Statements are written with asyncpg's `$1` placeholders; the others' are swapped
 """
 
 import asyncio
+import importlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 PLACEHOLDER = re.compile(r"\$\d+")
 
 
 @dataclass(frozen=True)
 class Options:
-    dsn: str  # a libpq URL (postgresql://...), or a SQLite file's path
+    # postgresql://... (libpq), mysql://user:password@host:port/database, or a SQLite file's path
+    dsn: str
     min_size: int
     max_size: int
     # Behind PgBouncer in transaction mode no statement may stay prepared, as in the service.
@@ -165,8 +168,76 @@ class Aiosqlite:
             return author
 
 
-DRIVERS: dict[str, type[Asyncpg] | type[Psycopg] | type[Aiosqlite]] = {
+class MySQL:
+    """aiomysql's or asyncmy's own pool (the two share one API), autocommit connections.
+
+    The author is inserted with RETURNING, which MariaDB has (10.5 on) and MySQL 8 has not:
+    the benchmark runs against MariaDB, as the service's tests do.
+    """
+
+    module = "aiomysql"
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    async def open(self) -> None:
+        driver = importlib.import_module(self.module)
+        url = urlsplit(self.options.dsn)
+        self.pool = await driver.create_pool(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 3306,
+            user=unquote(url.username or "root"),
+            password=unquote(url.password or ""),
+            db=url.path.lstrip("/"),
+            minsize=self.options.min_size,
+            maxsize=self.options.max_size,
+            autocommit=True,
+            charset="utf8mb4",  # as the service's URL asks (?charset=utf8mb4)
+        )
+
+    async def close(self) -> None:
+        self.pool.close()
+        await self.pool.wait_closed()
+
+    async def one(self, query: str, *args: Any) -> Any:
+        async with self.pool.acquire() as connection, connection.cursor() as cursor:
+            await cursor.execute(PLACEHOLDER.sub("%s", query), args)
+            return await cursor.fetchone()
+
+    async def all(self, query: str, *args: Any) -> list[Any]:
+        async with self.pool.acquire() as connection, connection.cursor() as cursor:
+            await cursor.execute(PLACEHOLDER.sub("%s", query), args)
+            return list(await cursor.fetchall())
+
+    async def create_author(self, insert_author: str, insert_event: str, name: str) -> Any:
+        async with self.pool.acquire() as connection:
+            await connection.begin()
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(PLACEHOLDER.sub("%s", insert_author), (name,))
+                    author = await cursor.fetchone()
+                    assert author is not None
+                    event = ("author.created", f"authors/{author[0]}")
+                    await cursor.execute(PLACEHOLDER.sub("%s", insert_event), event)
+            except BaseException:
+                await connection.rollback()
+                raise
+            await connection.commit()
+            return author
+
+
+class Aiomysql(MySQL):
+    module = "aiomysql"
+
+
+class Asyncmy(MySQL):
+    module = "asyncmy"
+
+
+DRIVERS: dict[str, type[Asyncpg] | type[Psycopg] | type[Aiosqlite] | type[MySQL]] = {
     "asyncpg": Asyncpg,
     "psycopg": Psycopg,
     "aiosqlite": Aiosqlite,
+    "aiomysql": Aiomysql,
+    "asyncmy": Asyncmy,
 }
