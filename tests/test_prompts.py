@@ -220,9 +220,8 @@ def shown_answers(driver: str) -> list[str]:
         "aiosqlite": "SQLite, aiosqlite",
     }
     strategy = "SQLite in memory" if driver == "aiosqlite" else "Roll back each test (fastest)"
-    pooler = (
-        [] if driver in {"aiomysql", "asyncmy"} else ["Nothing, each worker keeps its own pool"]
-    )
+    postgres_only = ["Nothing, each worker keeps its own pool", "The primary, like writes"]
+    pooler = [] if driver in {"aiomysql", "asyncmy"} else postgres_only
     return [
         "My Service",
         "my_service",
