@@ -16,7 +16,15 @@ import copier
 import pytest
 
 from harness import support
-from harness.matrix import TEMPLATE_ROOT, Case, each_case, first_of_each, valid_cases
+from harness.matrix import (
+    TEMPLATE_ROOT,
+    Case,
+    choice_questions,
+    each_case,
+    first_of_each,
+    valid_cases,
+)
+from harness.mysql import MySQLServer
 from harness.postgres import PostgresServer
 from harness.project import (
     Project,
@@ -29,7 +37,8 @@ from harness.project import (
 )
 from harness.support import OLDEST, MissingPythonError, newest_minor, newest_python, newest_version
 
-DRIVERS = ("asyncpg", "psycopg", "aiosqlite")
+DRIVERS = choice_questions()["db_driver"]
+MYSQL_DRIVERS = {"aiomysql", "asyncmy"}
 
 
 @pytest.mark.own_project
@@ -49,9 +58,12 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
     case = Case(answers=(("scenario", f"lowest-{driver}"),), refusal=None)
     extra = {}
     if driver != "aiosqlite":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.url(f"postgresql+{driver}", database_name(case, "tests"))
-        extra["TEST_DATABASE_URL"] = url
+        mysql = driver in MYSQL_DRIVERS
+        server: PostgresServer | MySQLServer = request.getfixturevalue(
+            "mysql" if mysql else "postgres"
+        )
+        scheme = f"mysql+{driver}" if mysql else f"postgresql+{driver}"
+        extra["TEST_DATABASE_URL"] = server.url(scheme, database_name(case, "tests"))
     base = workspace(tmp_path_factory.getbasetemp())
     destination = base / "lowest" / driver
     shutil.rmtree(destination, ignore_errors=True)
