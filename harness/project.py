@@ -133,9 +133,21 @@ def as_project_user(args: Sequence[str]) -> list[str]:
     return [*prefix, *args]
 
 
+# PostgreSQL cuts names at 63 bytes, and PgBouncer then finds no such database; the fresh
+# strategy's projects append "_<worker>_<run>" (up to 16 more) to the name they are given.
+LONGEST_DATABASE_NAME = 63 - 16
+
+
 def database_name(case: Case, purpose: str) -> str:
-    """A database of one case for one purpose, never shared with another checkout's run."""
-    return f"tpl_{run_token()}_{case.id}_{purpose}".replace("-", "_")
+    """A database of one case for one purpose, never shared with another checkout's run: the
+    case's id in it, or as much of it as fits beside a digest of the whole."""
+    name = f"tpl_{run_token()}_{case.id}_{purpose}".replace("-", "_")
+    if len(name) <= LONGEST_DATABASE_NAME:
+        return name
+    digest = hashlib.sha256(case.id.encode()).hexdigest()[:8]
+    fixed = len(f"tpl_{run_token()}__{digest}_{purpose}")
+    shortened = case.id[: LONGEST_DATABASE_NAME - fixed].rstrip("-")
+    return f"tpl_{run_token()}_{shortened}_{digest}_{purpose}".replace("-", "_")
 
 
 @dataclass
