@@ -26,13 +26,13 @@ DRIVER_WORDS = {
 }
 POSTGRES_WORDS = re.compile(r"postgres|\bpg_", re.IGNORECASE)
 MYSQL_WORDS = re.compile(r"mysql|mariadb|innodb", re.IGNORECASE)
-# What only a project behind PgBouncer needs; NullPool is also fine in tests and migrations.
+# What only a project behind PgBouncer needs.
 PGBOUNCER_WORDS = re.compile(
     r"pgbouncer|prepare_threshold|statement_cache_size|prepared_statement", re.IGNORECASE
 )
-NULLPOOL = re.compile(r"NullPool")
 # What only a project with its own pool has: pool settings, /metrics, the 503 on pool timeouts.
-# Every project has /metrics (requests by route); only a pooled one has pool gauges.
+# Every project has /metrics (requests by route); only one with a pool (its own, or in front of
+# PgBouncer) has pool gauges.
 POOL_WORDS = re.compile(r"max_overflow|pool_timeout|db_pool_", re.IGNORECASE)
 
 # Words that give a test-database strategy away, each with the strategies whose projects may use it.
@@ -83,15 +83,15 @@ def test_no_other_driver_is_mentioned(case: Case, project: Project) -> None:
 def test_only_a_pgbouncer_project_mentions_pgbouncer(case: Case, project: Project) -> None:
     if case.data.get("connection_pooler") == "pgbouncer":
         assert mentions(project, PGBOUNCER_WORDS, "src") != []
-        assert mentions(project, NULLPOOL, "src") != []
     else:
         assert mentions(project, PGBOUNCER_WORDS) == []
-        assert mentions(project, NULLPOOL, "src") == []
 
 
-def test_only_a_pooled_project_has_pool_settings_and_metrics(case: Case, project: Project) -> None:
-    pooled = project.answers["pooled"]
-    assert (mentions(project, POOL_WORDS) != []) == pooled, mentions(project, POOL_WORDS)
+def test_only_a_project_with_a_pool_has_pool_settings_and_metrics(
+    case: Case, project: Project
+) -> None:
+    client_pool = project.answers["client_pool"]
+    assert (mentions(project, POOL_WORDS) != []) == client_pool, mentions(project, POOL_WORDS)
 
 
 def test_no_other_strategy_is_mentioned(case: Case, project: Project) -> None:
