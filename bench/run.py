@@ -17,12 +17,17 @@ JSON. A psycopg service also gets a ceiling on psycopg's own pool; an SQLite ser
 against an aiosqlite ceiling only (an asyncpg ceiling would read another database), and a MySQL
 service against Starlette on its own driver's pool (aiomysql or asyncmy). Ratios are to the first
 ceiling. With --pgbouncer the projects are rendered for PgBouncer and every server
-reaches PostgreSQL through a real PgBouncer in transaction mode, started here. Only ratios from
-one run mean something on a shared machine. Exits 1 if any request failed. Needs wrk.
+reaches PostgreSQL through a real PgBouncer in transaction mode, started here; the same answers
+rendered without PgBouncer run beside them as "service direct", and the table says how much of
+its direct throughput the service keeps behind PgBouncer. Only ratios from one run mean something
+on a shared machine; beside req/s, each server's CPU time per request (its processes' CPU over
+the requests it answered) gives a ratio that other load on the machine disturbs less. Exits 1 if
+any request failed. Needs wrk.
 """
 
 import argparse
 import json
+import math
 import shutil
 import sqlite3
 import statistics
@@ -30,7 +35,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +69,7 @@ CEILING_REQUIREMENTS = {
     "asyncmy": "asyncmy",
 }
 VERSIONS_OF = ["fastapi", "starlette", "sqlalchemy", "uvicorn", "uvloop", "httptools"]
+DIRECT = "service direct"  # beside a PgBouncer project: the same answers without PgBouncer
 SQLITE_POOL = 5  # SQLAlchemy's pool size for an aiosqlite file database
 MYSQL_ROWS_PER_INSERT = 1000  # the seed goes through the client's command line, which has a limit
 
@@ -112,8 +118,13 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-def prepare(args: argparse.Namespace, driver: str | None, base: Path) -> Project:
-    """Render and install one driver's project, or take --project; answers computed by Copier."""
+def prepare(
+    args: argparse.Namespace, driver: str | None, base: Path, *, pgbouncer: bool | None = None
+) -> Project:
+    """Render and install one driver's project, or take --project; answers computed by Copier.
+
+    Rendered for PgBouncer if `pgbouncer` says so, or (when it is None) if --pgbouncer does.
+    """
     template = copy_template(Path(tempfile.mkdtemp(prefix="bench-template-")))
     try:
         if args.project:
@@ -127,7 +138,7 @@ def prepare(args: argparse.Namespace, driver: str | None, base: Path) -> Project
             return project
         answers = dict(item.split("=", 1) for item in args.data)
         answers["db_driver"] = driver or "asyncpg"
-        if args.pgbouncer:
+        if args.pgbouncer if pgbouncer is None else pgbouncer:
             answers["connection_pooler"] = "pgbouncer"
         case = Case(tuple(answers.items()), None)
         destination = base / "bench" / case.id
@@ -236,9 +247,14 @@ def bench_database(project: Project) -> Iterator[BenchDatabase]:
 
 
 @contextmanager
-def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[Subject]:
+def subject(
+    args: argparse.Namespace, project: Project, base: Path, direct: Project | None = None
+) -> Iterator[Subject]:
     """The project's database built and seeded, PgBouncer started if it is rendered for one, and
-    its servers (ceilings first, then the service) described; everything removed at the end."""
+    its servers (ceilings first, then the service) described; everything removed at the end.
+
+    `direct`, the same answers rendered without PgBouncer, runs beside a PgBouncer project as
+    "service direct" on the same database: what the service keeps behind PgBouncer."""
     answers = project.answers
     drivers = ceiling_drivers(answers)
     missing = [CEILING_REQUIREMENTS[d] for d in drivers]
@@ -283,6 +299,9 @@ def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[
             servers.append(Server(f"{driver} ceiling", project, "ceiling.app:create_app", env=env))
         service_env = {**workers, "DATABASE__URL": service_url}
         app = f"{project.package}.main:create_app"
+        if direct is not None:
+            direct_env = {**workers, "DATABASE__URL": direct_url}
+            servers.append(Server(DIRECT, direct, app, env=direct_env))
         servers.append(Server("service", project, app, env=service_env))
         yield Subject(project.case.id, project, servers, versions(project, drivers))
 
@@ -311,17 +330,25 @@ def measure(
                 for server in order:
                     recording = args.profile and server is service and round_number == 0
                     output = args.profile / f"{item.label}-{script.stem}" if recording else None
+                    cpu_before = server.cpu_seconds()
                     with profile(server, output):
                         result = wrk.run(
                             server.url, script, seconds=args.seconds, connections=args.connections
                         )
+                    cpu = (server.cpu_seconds() - cpu_before) * 1e3 / max(result.requests, 1)
+                    result = replace(result, cpu_ms=cpu)
                     results.setdefault((item.label, name, server.name), []).append(result)
                     print(
                         f"  {item.label} {name:<8} {server.name:<17} round {round_number + 1}:"
-                        f" {result.requests_per_second:8.0f} req/s, p99 {result.p99_ms:7.1f} ms"
-                        f"  {result.error_kinds}",
+                        f" {result.requests_per_second:8.0f} req/s, p99 {result.p99_ms:7.1f} ms,"
+                        f" CPU {cpu:6.3f} ms/request  {result.error_kinds}",
                         flush=True,
                     )
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    # A round too short for the clock's ticks reads no CPU at all.
+    return numerator / denominator if denominator else math.nan
 
 
 def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -> str:
@@ -329,6 +356,9 @@ def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -
         "",
         f"{args.connections} connections, {args.workers} worker(s) per server, "
         f"{args.rounds} x {args.seconds} s rounds, medians; ratios to the first ceiling",
+        "CPU ms: the server's processes' CPU time per request; CPU ratio: the first ceiling's CPU"
+        " per request over this server's, the throughput ratio where CPU is what runs out (the"
+        " steadier figure on a shared machine)",
     ]
     lines += [f"{item.label}: {item.versions}" for item in subjects]
     # As wide as the longest case id and a gap, so the columns never run together.
@@ -340,20 +370,34 @@ def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -
         lines += ["", f"{name}"]
         lines.append(
             f"{'service':<{width}}{'server':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'errors':>8}{'ratio':>8}{'p99 ratio':>11}"
+            f"{'errors':>8}{'ratio':>8}{'p99 ratio':>11}{'CPU ms':>9}{'CPU ratio':>11}"
         )
-        reference: dict[str, tuple[float, float]] = {}
+        reference: dict[str, tuple[float, float, float]] = {}
+        measured: dict[tuple[str, str], tuple[float, float]] = {}
         for label, target in rows:
             runs = results[(label, name, target)]
             rps = statistics.median(r.requests_per_second for r in runs)
             p50 = statistics.median(r.p50_ms for r in runs)
             p99 = statistics.median(r.p99_ms for r in runs)
+            cpu = statistics.median(r.cpu_ms for r in runs)
             errors = sum(r.errors for r in runs)
-            base_rps, base_p99 = reference.setdefault(label, (rps, p99))
+            base_rps, base_p99, base_cpu = reference.setdefault(label, (rps, p99, cpu))
+            measured[(label, target)] = (rps, cpu)
             lines.append(
                 f"{label:<{width}}{target:<18}{rps:>8.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}"
                 f"{rps / base_rps:>8.2f}{p99 / base_p99:>11.2f}"
+                f"{cpu:>9.3f}{ratio(base_cpu, cpu):>11.2f}"
             )
+        for label, target in rows:
+            if target == DIRECT:
+                (rps, cpu), (direct_rps, direct_cpu) = (
+                    measured[(label, "service")],
+                    measured[(label, DIRECT)],
+                )
+                lines.append(
+                    f"{label}: the service behind PgBouncer keeps {rps / direct_rps:.2f} of its"
+                    f" direct throughput ({ratio(direct_cpu, cpu):.2f} by CPU per request)"
+                )
     return "\n".join(lines)
 
 
@@ -371,7 +415,8 @@ def main() -> int:
             path.write_text(wrk.SCRIPTS[name])
         for driver in [None] if args.project else args.driver or ["asyncpg"]:
             project = prepare(args, driver, base)
-            with subject(args, project, base) as item:
+            direct = prepare(args, driver, base, pgbouncer=False) if args.pgbouncer else None
+            with subject(args, project, base, direct) as item:
                 subjects.append(item)
                 print(f"{item.label}: {item.versions}", flush=True)
                 measure(args, item, scripts, results)

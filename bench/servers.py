@@ -1,6 +1,7 @@
 """The servers under test, each started as the container image starts the service."""
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -74,6 +75,25 @@ class Server:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far: its process and its workers (Linux's /proc)."""
+        assert self.process is not None
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        pending = [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                # After the command's closing parenthesis: state, ppid, ...; utime and stime are
+                # the 12th and 13th fields from there.
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except FileNotFoundError:  # ended meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])
+            pending += [int(child) for child in children]
+        return total / ticks
 
     def wait_until_ready(self, seconds: float = 60) -> None:
         assert self.process is not None

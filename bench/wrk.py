@@ -49,6 +49,8 @@ class Result:
     p99_ms: float
     errors: int  # non-2xx answers, connection errors and timeouts
     error_kinds: str  # what wrk said of them, or ""
+    requests: int  # answered in the round, whatever their status
+    cpu_ms: float = 0.0  # the server's CPU per request (set by the caller, who knows the server)
 
 
 def find_wrk() -> str:
@@ -95,4 +97,5 @@ def run(url: str, script: Path, *, seconds: int, connections: int) -> Result:
         p99_ms=milliseconds(field(r"\s99%\s+(\S+)", output)),
         errors=errors + (int(non_2xx[1]) if non_2xx else 0),
         error_kinds="; ".join(kinds),
+        requests=int(field(r"(\d+) requests in", output)),
     )

@@ -44,6 +44,7 @@ def test_the_benchmark_measures_a_service_whose_ceilings_answer_alike(
     for scenario in ("get one", "create", "list 50"):
         section = result.stdout.split(f"\n{scenario}\n", 1)[1].split("\n\n", 1)[0]
         rows = [line.split() for line in section.splitlines()[1:]]
-        servers = [" ".join(row[1:-6]) for row in rows]
+        servers = [" ".join(row[1:-8]) for row in rows]
         assert servers == [*ceilings, "service"], result.stdout
-        assert [row[-3] for row in rows] == ["0"] * len(rows), result.stdout  # errors per row
+        assert [row[-5] for row in rows] == ["0"] * len(rows), result.stdout  # errors per row
+        assert all(float(row[-2]) > 0 for row in rows), result.stdout  # CPU ms per request
