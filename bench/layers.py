@@ -1,0 +1,209 @@
+"""Where GET /books/{id}'s CPU goes, layer by layer, from the fixed ceiling up to the service.
+
+    uv run python -m bench.layers [--driver asyncpg|psycopg] [--data QUESTION=ANSWER]
+                                  [--project PATH] [--rounds 8] [--requests 300]
+                                  [--seconds 5] [--http-rounds 3] [--connections 32]
+
+Renders (or takes) a PostgreSQL project with its own pool, builds and seeds the benchmark's
+database (bench.run), and answers a book with its author through each layer of the stack, every
+one an ASGI app in the project's virtual environment (bench/inprocess/layers.py): Starlette with a
+constant body; (a) the ceiling, Starlette + an asyncpg pool's fetchrow (bench/ceiling/), and for
+psycopg also (a') psycopg's own pool; (b) Starlette + SQLAlchemy Core on an AUTOCOMMIT
+connection; (c) the ORM's AsyncSession.get with joinedload; (d) a FastAPI route with a session
+dependency and the project's pydantic response model; (e) the generated service's create_app().
+It refuses to measure unless every layer answers the service's JSON.
+
+Each layer's cost is CPU time per request, the figure a shared machine keeps steady: the apps are
+called in-process (no HTTP), REQUESTS requests a round, the layers alternating, medians of ROUNDS;
+the database's backends are timed alongside. The HTTP server is the difference between the CPU
+uvicorn (the image's command) spends per request that wrk completes against the constant app and
+what the same app costs in-process. The table gives each layer's cost, the step from the layer
+before (what that layer adds), and the share of the ceiling's throughput a CPU-bound worker could
+keep with that layer: (HTTP + ceiling) / (HTTP + layer). Needs wrk.
+"""
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.project import Project, hand_over, workspace
+
+from . import wrk
+from .inprocess.cpu import cpu_seconds
+from .run import bench_database, install_ceiling_drivers, prepare, run_checked, versions
+from .servers import Server
+
+CODE = Path(__file__).resolve().parent
+# Each layer, and what it adds to the one before it in the table.
+LABELS = {
+    "constant": ("Starlette, a constant body", "routing and a response"),
+    "asyncpg": ("(a) ceiling: Starlette + asyncpg", "asyncpg pool fetchrow, row to JSON"),
+    "psycopg": ("(a') Starlette + psycopg pool", "psycopg in asyncpg's place"),
+    "core": ("(b) Starlette + SQLAlchemy Core", "SQLAlchemy Core: engine, pool, result"),
+    "orm": ("(c) Starlette + ORM session.get", "the ORM: session, identity map, loading"),
+    "fastapi": ("(d) FastAPI + ORM + pydantic", "FastAPI: dependencies, validation, pydantic"),
+    "service": ("(e) the service, create_app()", "the service: middleware, metrics, ids"),
+}
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.layers", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--driver", choices=["asyncpg", "psycopg"], help="default asyncpg")
+    parser.add_argument("--data", action="append", default=[], metavar="QUESTION=ANSWER")
+    parser.add_argument("--project", type=Path, help="a rendered and installed project")
+    parser.add_argument("--rounds", type=int, default=8, help="in-process rounds per layer")
+    parser.add_argument("--requests", type=int, default=300, help="per layer and round")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk round")
+    parser.add_argument("--http-rounds", type=int, default=3, help="wrk rounds for the server")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    args = parser.parse_args()
+    if args.project and (args.data or args.driver):
+        parser.error("--project was rendered with its own answers: no --data/--driver")
+    args.pgbouncer = False  # bench.run.prepare's question; the layers need the service's pool
+    return args
+
+
+def layers_of(project: Project) -> list[str]:
+    answers = project.answers
+    if not answers["is_postgres"] or not answers["pooled"]:
+        raise SystemExit(
+            f"{project.case.id}: the layers are measured against the asyncpg ceiling, so on "
+            "PostgreSQL with the service's own pool (db_driver asyncpg or psycopg, no PgBouncer)"
+        )
+    ceilings = list(dict.fromkeys(["asyncpg", answers["db_driver"]]))
+    return ["constant", *ceilings, "core", "orm", "fastapi", "service"]
+
+
+def disagreements(answers: dict[str, dict[str, Any]]) -> list[str]:
+    """How each layer's answers differ from the service's (nothing if alike): status and JSON."""
+    service = answers["service"]
+    differences = []
+    for layer, replies in answers.items():
+        for path, (status, body) in replies.items():
+            expected_status, expected_body = service[path]
+            if status != expected_status or json.loads(body) != json.loads(expected_body):
+                differences.append(f"{layer} GET {path}: {status} {body} <> {expected_body}")
+    return differences
+
+
+@contextmanager
+def layer_code(base: Path) -> Iterator[Path]:
+    """bench/inprocess and bench/ceiling where the project's account can import them."""
+    folder = Path(tempfile.mkdtemp(prefix="layers-", dir=base / "bench"))
+    try:
+        for package in ("inprocess", "ceiling"):
+            shutil.copytree(CODE / package, folder / package)
+        hand_over(folder)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def http_server_cost(
+    args: argparse.Namespace, project: Project, env: dict[str, str], expected: str
+) -> list[float]:
+    """uvicorn's CPU milliseconds per request that wrk completes against the constant app."""
+    server_env = {**env, "WEB_CONCURRENCY": "1"}
+    costs = []
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        Server("constant", project, "inprocess.layers:constant_app", env=server_env) as server,
+    ):
+        reply = httpx.get(f"{server.url}/books/1")
+        if reply.status_code != 200 or reply.json() != json.loads(expected):
+            raise SystemExit(f"uvicorn's constant app answered {reply.status_code} {reply.text}")
+        script = Path(folder, "get_one.lua")
+        script.write_text(wrk.SCRIPTS["get one"])
+        wrk.run(server.url, script, seconds=1, connections=args.connections)  # warm up
+        assert server.process is not None
+        for _ in range(args.http_rounds):
+            before = cpu_seconds([server.process.pid], with_children=True)
+            result = wrk.run(server.url, script, seconds=args.seconds, connections=args.connections)
+            spent = cpu_seconds([server.process.pid], with_children=True) - before
+            if result.errors:
+                raise SystemExit(f"uvicorn's constant app failed requests: {result.error_kinds}")
+            costs.append(spent / result.requests * 1e3)
+    return costs
+
+
+def table(
+    label: str,
+    measured: dict[str, dict[str, float]],
+    http: float,
+    args: argparse.Namespace,
+) -> str:
+    app, database = measured["app"], measured["database"]
+    server = http - app["constant"]
+    lines = [
+        f"GET /books/{{id}}, {label}: CPU ms per request, medians of {args.rounds} in-process"
+        f" rounds of {args.requests}; HTTP from {args.http_rounds} wrk rounds of {args.seconds} s,"
+        f" {args.connections} connections",
+        f"{'layer':<34}{'CPU ms':>8}{'step':>8}{'+HTTP':>8}{'of ceiling':>11}{'db ms':>7}"
+        "  the step is",
+        f"{'HTTP server: uvicorn, image CMD':<34}{server:>8.3f}{'':>34}  uvicorn's"
+        f" {http:.3f} under wrk less the constant app's own",
+    ]
+    before = None
+    ceiling = server + app["asyncpg"]
+    for layer, cost in app.items():
+        name, adds = LABELS[layer]
+        step = "" if before is None else f"{cost - before:+8.3f}"
+        share = "" if layer == "constant" else f"{ceiling / (server + cost):11.2f}"
+        lines.append(
+            f"{name:<34}{cost:>8.3f}{step:>8}{server + cost:>8.3f}{share:>11}"
+            f"{database[layer]:>7.3f}  {adds}"
+        )
+        before = cost
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = arguments()
+    wrk.find_wrk()
+    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
+    (base / "bench").mkdir(parents=True, exist_ok=True)
+    project = prepare(args, args.driver, base)
+    layers = layers_of(project)
+    ceilings = [layer for layer in layers if layer in ("asyncpg", "psycopg")]
+    install_ceiling_drivers(project, ceilings)
+    found = versions(project, ceilings)
+    print(f"{project.case.id}: {found}", flush=True)
+    with layer_code(base) as code, bench_database(project) as database:
+        assert database.server is not None
+        env = {
+            "PYTHONPATH": str(code),
+            "DATABASE__URL": database.url,
+            "LAYERS_DSN": database.server.url("postgresql", database.name),
+            "LAYERS_PACKAGE": project.package,
+        }
+        runner = [".venv/bin/python", "-m", "inprocess.layer_cost"]
+        data = [layer for layer in layers if layer != "constant"]
+        output = run_checked(project, *runner, "answers", *data, env=env)
+        answers = json.loads(output.splitlines()[-1])
+        differences = disagreements(answers)
+        if differences:
+            raise SystemExit("Layers answer unlike the service:\n" + "\n".join(differences))
+        checked = ", ".join(answers["service"])
+        print(f"every layer answers {checked} as the service does", flush=True)
+        env["LAYERS_BOOK"] = answers["service"]["/books/1"][1]
+        command = [*runner, "measure", str(args.rounds), str(args.requests), *layers]
+        measured = json.loads(run_checked(project, *command, env=env).splitlines()[-1])
+        http = statistics.median(http_server_cost(args, project, env, env["LAYERS_BOOK"]))
+    print(table(project.case.id, measured, http, args))
+    print(f"versions: {found}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
