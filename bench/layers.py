@@ -1,7 +1,7 @@
 """Where GET /books/{id}'s CPU goes, layer by layer, from the fixed ceiling up to the service.
 
     uv run python -m bench.layers [--driver asyncpg|psycopg] [--data QUESTION=ANSWER]
-                                  [--project PATH] [--rounds 8] [--requests 300]
+                                  [--project PATH] [--rounds 12] [--requests 300]
                                   [--seconds 5] [--http-rounds 3] [--connections 32]
 
 Renders (or takes) a PostgreSQL project with its own pool, builds and seeds the benchmark's
@@ -15,11 +15,14 @@ It refuses to measure unless every layer answers the service's JSON.
 
 Each layer's cost is CPU time per request, the figure a shared machine keeps steady: the apps are
 called in-process (no HTTP), REQUESTS requests a round, the layers alternating, medians of ROUNDS;
-the database's backends are timed alongside. The HTTP server is the difference between the CPU
-uvicorn (the image's command) spends per request that wrk completes against the constant app and
-what the same app costs in-process. The table gives each layer's cost, the step from the layer
-before (what that layer adds), and the share of the ceiling's throughput a CPU-bound worker could
-keep with that layer: (HTTP + ceiling) / (HTTP + layer). Needs wrk.
+the database's backends are timed alongside. "±" is half the interquartile range of a layer's
+rounds: a step smaller than its layers' spreads is noise. The HTTP server is the difference
+between the CPU uvicorn (the image's command) spends per request that wrk completes against the
+constant app and what the same app costs in-process. The table gives each layer's cost, the step
+from the layer before (what that layer adds), and the share of the ceiling's throughput a
+CPU-bound worker could keep with that layer: (HTTP + ceiling) / (HTTP + layer).
+--split-sqlalchemy puts three parts of SQLAlchemy Core's step between the ceiling and (b)
+(bench/inprocess/core_parts.py). Needs wrk.
 """
 
 import argparse
@@ -48,11 +51,17 @@ LABELS = {
     "constant": ("Starlette, a constant body", "routing and a response"),
     "asyncpg": ("(a) ceiling: Starlette + asyncpg", "asyncpg pool fetchrow, row to JSON"),
     "psycopg": ("(a') Starlette + psycopg pool", "psycopg in asyncpg's place"),
+    "pool": ("(b1) SQLAlchemy pool, driver's call", "SQLAlchemy's pool and AsyncConnection"),
+    "driver_sql": ("(b2) + exec_driver_sql", "execute: cursor adaption, result rows"),
+    "prebuilt": ("(b3) + a select built once", "compiled cache, typed result"),
     "core": ("(b) Starlette + SQLAlchemy Core", "SQLAlchemy Core: engine, pool, result"),
     "orm": ("(c) Starlette + ORM session.get", "the ORM: session, identity map, loading"),
     "fastapi": ("(d) FastAPI + ORM + pydantic", "FastAPI: dependencies, validation, pydantic"),
     "service": ("(e) the service, create_app()", "the service: middleware, metrics, ids"),
 }
+# With SQLAlchemy's step split (--split-sqlalchemy), the parts before "core" say the rest.
+SPLIT = ["pool", "driver_sql", "prebuilt"]
+CORE_AFTER_SPLIT = "the select built per request"
 
 
 def arguments() -> argparse.Namespace:
@@ -62,11 +71,16 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--driver", choices=["asyncpg", "psycopg"], help="default asyncpg")
     parser.add_argument("--data", action="append", default=[], metavar="QUESTION=ANSWER")
     parser.add_argument("--project", type=Path, help="a rendered and installed project")
-    parser.add_argument("--rounds", type=int, default=8, help="in-process rounds per layer")
+    parser.add_argument("--rounds", type=int, default=12, help="in-process rounds per layer")
     parser.add_argument("--requests", type=int, default=300, help="per layer and round")
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk round")
     parser.add_argument("--http-rounds", type=int, default=3, help="wrk rounds for the server")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    parser.add_argument(
+        "--split-sqlalchemy",
+        action="store_true",
+        help="split SQLAlchemy Core's step: its pool, its execute, a select built once",
+    )
     args = parser.parse_args()
     if args.project and (args.data or args.driver):
         parser.error("--project was rendered with its own answers: no --data/--driver")
@@ -74,7 +88,7 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-def layers_of(project: Project) -> list[str]:
+def layers_of(project: Project, *, split: bool) -> list[str]:
     answers = project.answers
     if not answers["is_postgres"] or not answers["pooled"]:
         raise SystemExit(
@@ -82,7 +96,7 @@ def layers_of(project: Project) -> list[str]:
             "PostgreSQL with the service's own pool (db_driver asyncpg or psycopg, no PgBouncer)"
         )
     ceilings = list(dict.fromkeys(["asyncpg", answers["db_driver"]]))
-    return ["constant", *ceilings, "core", "orm", "fastapi", "service"]
+    return ["constant", *ceilings, *(SPLIT if split else []), "core", "orm", "fastapi", "service"]
 
 
 def disagreements(answers: dict[str, dict[str, Any]]) -> list[str]:
@@ -143,26 +157,30 @@ def table(
     http: float,
     args: argparse.Namespace,
 ) -> str:
-    app, database = measured["app"], measured["database"]
+    app, database, spread = measured["app"], measured["database"], measured["spread"]
     server = http - app["constant"]
+    http_label = "HTTP server: uvicorn, image CMD"
+    width = 2 + max(len(http_label), *(len(LABELS[layer][0]) for layer in app))
     lines = [
         f"GET /books/{{id}}, {label}: CPU ms per request, medians of {args.rounds} in-process"
         f" rounds of {args.requests}; HTTP from {args.http_rounds} wrk rounds of {args.seconds} s,"
         f" {args.connections} connections",
-        f"{'layer':<34}{'CPU ms':>8}{'step':>8}{'+HTTP':>8}{'of ceiling':>11}{'db ms':>7}"
-        "  the step is",
-        f"{'HTTP server: uvicorn, image CMD':<34}{server:>8.3f}{'':>34}  uvicorn's"
+        f"{'layer':<{width}}{'CPU ms':>8}{'±':>7}{'step':>8}{'+HTTP':>8}{'of ceiling':>11}"
+        f"{'db ms':>7}  the step is",
+        f"{http_label:<{width}}{server:>8.3f}{'':>41}  uvicorn's"
         f" {http:.3f} under wrk less the constant app's own",
     ]
     before = None
     ceiling = server + app["asyncpg"]
     for layer, cost in app.items():
         name, adds = LABELS[layer]
+        if layer == "core" and args.split_sqlalchemy:
+            adds = CORE_AFTER_SPLIT
         step = "" if before is None else f"{cost - before:+8.3f}"
         share = "" if layer == "constant" else f"{ceiling / (server + cost):11.2f}"
         lines.append(
-            f"{name:<34}{cost:>8.3f}{step:>8}{server + cost:>8.3f}{share:>11}"
-            f"{database[layer]:>7.3f}  {adds}"
+            f"{name:<{width}}{cost:>8.3f}{spread[layer]:>7.3f}{step:>8}{server + cost:>8.3f}"
+            f"{share:>11}{database[layer]:>7.3f}  {adds}"
         )
         before = cost
     return "\n".join(lines)
@@ -174,7 +192,7 @@ def main() -> int:
     base = workspace(Path(tempfile.gettempdir()) / "template-bench")
     (base / "bench").mkdir(parents=True, exist_ok=True)
     project = prepare(args, args.driver, base)
-    layers = layers_of(project)
+    layers = layers_of(project, split=args.split_sqlalchemy)
     ceilings = [layer for layer in layers if layer in ("asyncpg", "psycopg")]
     install_ceiling_drivers(project, ceilings)
     found = versions(project, ceilings)

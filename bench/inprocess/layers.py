@@ -5,6 +5,7 @@ same two-table read: books joined with authors). Run in a rendered project's vir
 with this folder's parent and bench/ceiling on PYTHONPATH, so every library is the service's
 version, and configured from the environment:
 
+    LAYERS_PACKAGE  the project's package
     DATABASE__URL   the project's SQLAlchemy URL (the service reads it too)
     LAYERS_DSN      the same database as a libpq URL, for the drivers' own pools (the ceilings)
     LAYERS_BOOK     the service's answer to GET /books/1, which the constant layer repeats
@@ -18,7 +19,7 @@ middleware, metrics, request ids) shows as the service's own step.
 import importlib
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -178,15 +179,3 @@ def service_app() -> Any:
     """The generated service as uvicorn starts it: create_app() with its settings from the
     environment."""
     return importlib.import_module(f"{package()}.main").create_app()
-
-
-# In the order each adds to the one before; a ceiling's name is its driver's.
-LAYERS: dict[str, Callable[[], Any]] = {
-    "constant": constant_app,
-    "asyncpg": lambda: ceiling_app("asyncpg"),
-    "psycopg": lambda: ceiling_app("psycopg"),
-    "core": core_app,
-    "orm": orm_app,
-    "fastapi": fastapi_app,
-    "service": service_app,
-}
