@@ -3,6 +3,7 @@
     uv run python -m bench.layers [--driver asyncpg|psycopg] [--data QUESTION=ANSWER]
                                   [--project PATH] [--rounds 12] [--requests 300]
                                   [--seconds 5] [--http-rounds 3] [--connections 32]
+                                  [--split-sqlalchemy] [--served]
 
 Renders (or takes) a PostgreSQL project with its own pool, builds and seeds the benchmark's
 database (bench.run), and answers a book with its author through each layer of the stack, every
@@ -22,7 +23,9 @@ constant app and what the same app costs in-process. The table gives each layer'
 from the layer before (what that layer adds), and the share of the ceiling's throughput a
 CPU-bound worker could keep with that layer: (HTTP + ceiling) / (HTTP + layer).
 --split-sqlalchemy puts three parts of SQLAlchemy Core's step between the ceiling and (b)
-(bench/inprocess/core_parts.py). Needs wrk.
+(bench/inprocess/core_parts.py). --served also measures the ceiling and the service under uvicorn
+and wrk, as `python -m bench` serves them: their CPU per request beside what HTTP + in-process
+predicts (a gap there is what concurrency adds: pool waits, more connections). Needs wrk.
 """
 
 import argparse
@@ -77,6 +80,11 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--http-rounds", type=int, default=3, help="wrk rounds for the server")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
     parser.add_argument(
+        "--served",
+        action="store_true",
+        help="also the ceiling's and the service's CPU per request under uvicorn and wrk",
+    )
+    parser.add_argument(
         "--split-sqlalchemy",
         action="store_true",
         help="split SQLAlchemy Core's step: its pool, its execute, a select built once",
@@ -124,19 +132,19 @@ def layer_code(base: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def http_server_cost(
-    args: argparse.Namespace, project: Project, env: dict[str, str], expected: str
-) -> list[float]:
-    """uvicorn's CPU milliseconds per request that wrk completes against the constant app."""
-    server_env = {**env, "WEB_CONCURRENCY": "1"}
+def served_cost(
+    args: argparse.Namespace, project: Project, name: str, app: str, env: dict[str, str]
+) -> float:
+    """uvicorn's CPU milliseconds per request that wrk completes against `app` (its process and
+    any workers), the median of --http-rounds; it must answer book 1 as the service does."""
     costs = []
     with (
         tempfile.TemporaryDirectory() as folder,
-        Server("constant", project, "inprocess.layers:constant_app", env=server_env) as server,
+        Server(name, project, app, env={**env, "WEB_CONCURRENCY": "1"}) as server,
     ):
         reply = httpx.get(f"{server.url}/books/1")
-        if reply.status_code != 200 or reply.json() != json.loads(expected):
-            raise SystemExit(f"uvicorn's constant app answered {reply.status_code} {reply.text}")
+        if reply.status_code != 200 or reply.json() != json.loads(env["LAYERS_BOOK"]):
+            raise SystemExit(f"{name} under uvicorn answered {reply.status_code} {reply.text}")
         script = Path(folder, "get_one.lua")
         script.write_text(wrk.SCRIPTS["get one"])
         wrk.run(server.url, script, seconds=1, connections=args.connections)  # warm up
@@ -146,15 +154,31 @@ def http_server_cost(
             result = wrk.run(server.url, script, seconds=args.seconds, connections=args.connections)
             spent = cpu_seconds([server.process.pid], with_children=True) - before
             if result.errors:
-                raise SystemExit(f"uvicorn's constant app failed requests: {result.error_kinds}")
+                raise SystemExit(f"{name} under uvicorn failed requests: {result.error_kinds}")
             costs.append(spent / result.requests * 1e3)
-    return costs
+    return statistics.median(costs)
+
+
+def served_ends(
+    args: argparse.Namespace, project: Project, env: dict[str, str], dsn: str
+) -> dict[str, float]:
+    """The ceiling and the service under uvicorn, as `python -m bench` serves them."""
+    answers = project.answers
+    options = {"dsn": dsn, "min_size": 1, "unprepared": False}
+    options["max_size"] = answers["pool_size"] + answers["max_overflow"]
+    ceiling_env = {**env, "CEILING_DRIVER": "asyncpg", "CEILING_OPTIONS": json.dumps(options)}
+    service_app = f"{project.package}.main:create_app"
+    return {
+        "asyncpg": served_cost(args, project, "ceiling", "ceiling.app:create_app", ceiling_env),
+        "service": served_cost(args, project, "service", service_app, env),
+    }
 
 
 def table(
     label: str,
     measured: dict[str, dict[str, float]],
     http: float,
+    served: dict[str, float],
     args: argparse.Namespace,
 ) -> str:
     app, database, spread = measured["app"], measured["database"], measured["spread"]
@@ -183,6 +207,13 @@ def table(
             f"{share:>11}{database[layer]:>7.3f}  {adds}"
         )
         before = cost
+    for layer, cost in served.items():
+        name = f"served: {LABELS[layer][0].split(' ', 1)[0]} under uvicorn"
+        share = f"{served['asyncpg'] / cost:11.2f}"
+        lines.append(
+            f"{name:<{width}}{cost:>8.3f}{'':>15}{cost:>8.3f}{share}{'':>7}"
+            f"  measured; HTTP + {layer} in-process {server + app[layer]:.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -217,8 +248,9 @@ def main() -> int:
         env["LAYERS_BOOK"] = answers["service"]["/books/1"][1]
         command = [*runner, "measure", str(args.rounds), str(args.requests), *layers]
         measured = json.loads(run_checked(project, *command, env=env).splitlines()[-1])
-        http = statistics.median(http_server_cost(args, project, env, env["LAYERS_BOOK"]))
-    print(table(project.case.id, measured, http, args))
+        http = served_cost(args, project, "constant", "inprocess.layers:constant_app", env)
+        served = served_ends(args, project, env, env["LAYERS_DSN"]) if args.served else {}
+    print(table(project.case.id, measured, http, served, args))
     print(f"versions: {found}")
     return 0
 
