@@ -5,7 +5,7 @@
                                   [--seconds 5] [--http-rounds 3] [--connections 32]
                                   [--split-sqlalchemy] [--served]
 
-Renders (or takes) a PostgreSQL project with its own pool, builds and seeds the benchmark's
+Renders (or takes) a PostgreSQL project without PgBouncer, builds and seeds the benchmark's
 database (bench.run), and answers a book with its author through each layer of the stack, every
 one an ASGI app in the project's virtual environment (bench/inprocess/layers.py): Starlette with a
 constant body; (a) the ceiling, Starlette + an asyncpg pool's fetchrow (bench/ceiling/), and for
@@ -45,7 +45,7 @@ from harness.project import Project, hand_over, workspace
 
 from . import wrk
 from .inprocess.cpu import cpu_seconds
-from .run import bench_database, install_ceiling_drivers, prepare, run_checked, versions
+from .run import CEILING_REQUIREMENTS, bench_database, prepare, run_checked, versions
 from .servers import Server
 
 CODE = Path(__file__).resolve().parent
@@ -98,13 +98,25 @@ def arguments() -> argparse.Namespace:
 
 def layers_of(project: Project, *, split: bool) -> list[str]:
     answers = project.answers
-    if not answers["is_postgres"] or not answers["pooled"]:
+    # Behind PgBouncer the service's engine is set up for PgBouncer, the layers' are not.
+    if not answers["is_postgres"] or answers.get("connection_pooler") == "pgbouncer":
         raise SystemExit(
             f"{project.case.id}: the layers are measured against the asyncpg ceiling, so on "
-            "PostgreSQL with the service's own pool (db_driver asyncpg or psycopg, no PgBouncer)"
+            "PostgreSQL without PgBouncer (db_driver asyncpg or psycopg)"
         )
     ceilings = list(dict.fromkeys(["asyncpg", answers["db_driver"]]))
     return ["constant", *ceilings, *(SPLIT if split else []), "core", "orm", "fastapi", "service"]
+
+
+def install_ceilings(project: Project, ceilings: list[str]) -> str:
+    """The ceilings' drivers beside the project's own; the versions of what the layers run."""
+    missing = [CEILING_REQUIREMENTS[d] for d in ceilings if d != project.answers["db_driver"]]
+    if missing:
+        run_checked(project, "uv", "pip", "install", "--quiet", "--python", ".venv", *missing)
+    # The response model is a layer of its own here: pydantic's version too.
+    pydantic = "import pydantic; print(pydantic.VERSION)"
+    found = run_checked(project, ".venv/bin/python", "-c", pydantic).split()[-1]
+    return f"{versions(project, ceilings)}, pydantic {found}"
 
 
 def disagreements(answers: dict[str, dict[str, Any]]) -> list[str]:
@@ -225,8 +237,7 @@ def main() -> int:
     project = prepare(args, args.driver, base)
     layers = layers_of(project, split=args.split_sqlalchemy)
     ceilings = [layer for layer in layers if layer in ("asyncpg", "psycopg")]
-    install_ceiling_drivers(project, ceilings)
-    found = versions(project, ceilings)
+    found = install_ceilings(project, ceilings)
     print(f"{project.case.id}: {found}", flush=True)
     with layer_code(base) as code, bench_database(project) as database:
         assert database.server is not None

@@ -63,7 +63,7 @@ CEILING_REQUIREMENTS = {
     "aiomysql": "aiomysql",
     "asyncmy": "asyncmy",
 }
-VERSIONS_OF = ["fastapi", "starlette", "sqlalchemy", "pydantic", "uvicorn", "uvloop", "httptools"]
+VERSIONS_OF = ["fastapi", "starlette", "sqlalchemy", "uvicorn", "uvloop", "httptools"]
 SQLITE_POOL = 5  # SQLAlchemy's pool size for an aiosqlite file database
 MYSQL_ROWS_PER_INSERT = 1000  # the seed goes through the client's command line, which has a limit
 
@@ -151,14 +151,6 @@ def run_checked(project: Project, *args: str, env: dict[str, str] | None = None)
     if result.returncode != 0:
         raise SystemExit(describe(result))
     return result.stdout
-
-
-def install_ceiling_drivers(project: Project, drivers: list[str]) -> None:
-    """What these ceilings need beside the project's own dependencies, into its venv."""
-    missing = [CEILING_REQUIREMENTS[d] for d in drivers]
-    missing = [name for name in missing if name != project.answers["db_driver"]]
-    if missing:
-        run_checked(project, "uv", "pip", "install", "--quiet", "--python", ".venv", *missing)
 
 
 def versions(project: Project, drivers: list[str]) -> str:
@@ -249,7 +241,10 @@ def subject(args: argparse.Namespace, project: Project, base: Path) -> Iterator[
     its servers (ceilings first, then the service) described; everything removed at the end."""
     answers = project.answers
     drivers = ceiling_drivers(answers)
-    install_ceiling_drivers(project, drivers)
+    missing = [CEILING_REQUIREMENTS[d] for d in drivers]
+    missing = [name for name in missing if name != answers["db_driver"]]
+    if missing:
+        run_checked(project, "uv", "pip", "install", "--quiet", "--python", ".venv", *missing)
     ceiling_root = Path(tempfile.mkdtemp(prefix="ceiling-", dir=base / "bench"))
     shutil.copytree(CEILING_PACKAGE, ceiling_root / "ceiling")
     hand_over(ceiling_root)

@@ -44,12 +44,12 @@ UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 @dataclass(frozen=True)
 class Result:
-    requests: int  # answered in the run
     requests_per_second: float
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx answers, connection errors and timeouts
     error_kinds: str  # what wrk said of them, or ""
+    requests: int  # answered in the round, whatever their status
 
 
 def find_wrk() -> str:
@@ -91,10 +91,10 @@ def run(url: str, script: Path, *, seconds: int, connections: int) -> Result:
     errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     kinds = [match[0] for match in (socket_errors, non_2xx) if match]
     return Result(
-        requests=int(field(r"(\d+) requests in", output)),
         requests_per_second=float(field(r"Requests/sec:\s+([\d.]+)", output)),
         p50_ms=milliseconds(field(r"\s50%\s+(\S+)", output)),
         p99_ms=milliseconds(field(r"\s99%\s+(\S+)", output)),
         errors=errors + (int(non_2xx[1]) if non_2xx else 0),
         error_kinds="; ".join(kinds),
+        requests=int(field(r"(\d+) requests in", output)),
     )

@@ -17,8 +17,8 @@ from harness.project import Project
 
 # The benchmark's code paths differ by driver and by PgBouncer, not by test strategy.
 BENCH_CASES = first_of_each(valid_cases(), "db_driver", "connection_pooler")
-# The layers are measured on PostgreSQL with the service's own pool: the cases asked about a pooler
-# and answering none.
+# The layers are measured on PostgreSQL without PgBouncer: the cases asked about a pooler and
+# answering none.
 LAYER_CASES = [case for case in BENCH_CASES if case.data.get("connection_pooler") == "none"]
 # Refused alike whatever the driver: one case behind PgBouncer, one not asked about a pooler.
 REFUSED_CASES = first_of_each(
@@ -100,7 +100,7 @@ def test_the_layer_benchmark_refuses_a_service_it_cannot_compare_with_the_ceilin
     result = run_bench(project, request, "bench.layers")
 
     assert result.returncode != 0
-    assert "on PostgreSQL with the service's own pool" in result.stderr, result.stderr
+    assert "on PostgreSQL without PgBouncer" in result.stderr, result.stderr
 
 
 def test_a_layer_answering_other_data_than_the_service_stops_the_layer_benchmark() -> None:
