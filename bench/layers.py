@@ -92,7 +92,7 @@ def arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.project and (args.data or args.driver):
         parser.error("--project was rendered with its own answers: no --data/--driver")
-    args.pgbouncer = False  # bench.run.prepare's question; the layers need the service's pool
+    args.pgbouncer = False  # bench.run.prepare asks; the layers are measured without PgBouncer
     return args
 
 
