@@ -110,7 +110,9 @@ def layers_of(project: Project, *, split: bool) -> list[str]:
 
 def install_ceilings(project: Project, ceilings: list[str]) -> str:
     """The ceilings' drivers beside the project's own; the versions of what the layers run."""
-    missing = [CEILING_REQUIREMENTS[d] for d in ceilings if d != project.answers["db_driver"]]
+    # The project has its own driver; psycopg's ceiling also needs psycopg-pool.
+    missing = [CEILING_REQUIREMENTS[d] for d in ceilings]
+    missing = [name for name in missing if name != project.answers["db_driver"]]
     if missing:
         run_checked(project, "uv", "pip", "install", "--quiet", "--python", ".venv", *missing)
     # The response model is a layer of its own here: pydantic's version too.
