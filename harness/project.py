@@ -1,5 +1,6 @@
 """A rendered project and the commands the harness runs inside it, each one timed."""
 
+import fcntl
 import hashlib
 import json
 import os
@@ -36,6 +37,14 @@ UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
 FUZZ_TESTS = "tests.test_api_fuzz"
 
 
+# How many generated suites (phase "pytest", wherever one is run) may run at once across this
+# run's xdist workers. One holds up to ~21 connections to the shared PostgreSQL at its peak (its
+# pool under the concurrency test, a two-worker uvicorn's pools), the fresh strategy's `-n 2` run
+# twice that: two at once stay under the server's max_connections of 100 (CI's too), however many
+# workers there are; a third renders, installs and type-checks meanwhile.
+SUITE_SLOTS = 2
+
+
 class CommandError(RuntimeError):
     """A command the harness needed (an install, say) failed; the message carries its output."""
 
@@ -47,6 +56,26 @@ def cpu_seconds() -> float:
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def suite_slot() -> Iterator[None]:
+    """Wait for one of the SUITE_SLOTS, held until the block ends (or its process dies)."""
+    folder = caches().parent / "suite-slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        for slot in range(SUITE_SLOTS):
+            with (folder / str(slot)).open("a") as file:
+                try:
+                    fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                try:
+                    yield
+                finally:
+                    fcntl.flock(file, fcntl.LOCK_UN)
+                return
+        time.sleep(0.2)
 
 
 def running_as_root() -> bool:
@@ -226,7 +255,7 @@ class Project:
         self, *args: str, phase: str, env: dict[str, str] | None = None, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the project; the result carries its combined output."""
-        with self.timed(phase):
+        with self.slot_if_heavy(phase), self.timed(phase):
             return subprocess.run(
                 as_project_user(args),
                 cwd=self.path,
@@ -237,6 +266,15 @@ class Project:
                 timeout=timeout,
                 check=False,
             )
+
+    @contextmanager
+    def slot_if_heavy(self, phase: str) -> Iterator[None]:
+        """A suite slot for a generated suite's run (the wait for it is not timed)."""
+        if phase != "pytest":
+            yield
+            return
+        with suite_slot():
+            yield
 
     def run_suite(self, *pytest: str) -> subprocess.CompletedProcess[str]:
         """Run the project's own suite with `pytest` (a command), timed as "pytest", and its
