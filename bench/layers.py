@@ -41,11 +41,18 @@ from typing import Any
 
 import httpx
 
-from harness.project import Project, hand_over, workspace
+from harness.project import Project, hand_over
 
 from . import wrk
 from .inprocess.cpu import cpu_seconds
-from .run import CEILING_REQUIREMENTS, bench_database, prepare, run_checked, versions
+from .run import (
+    CEILING_REQUIREMENTS,
+    bench_database,
+    bench_workspace,
+    prepare,
+    run_checked,
+    versions,
+)
 from .servers import Server
 
 CODE = Path(__file__).resolve().parent
@@ -234,8 +241,7 @@ def table(
 def main() -> int:
     args = arguments()
     wrk.find_wrk()
-    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
-    (base / "bench").mkdir(parents=True, exist_ok=True)
+    base = bench_workspace()
     project = prepare(args, args.driver, base)
     layers = layers_of(project, split=args.split_sqlalchemy)
     ceilings = [layer for layer in layers if layer in ("asyncpg", "psycopg")]

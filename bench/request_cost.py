@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.project import hand_over, workspace
+from harness.project import hand_over
 
-from .run import bench_database, prepare, run_checked
+from .run import bench_database, bench_workspace, prepare, run_checked
 
 INPROCESS = Path(__file__).resolve().parent / "inprocess"
 PATHS = ["/health/live", "/books/N", "/authors/N", "/books?limit=50&after=N"]
@@ -36,8 +36,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500, help="per path and round")
     parser.add_argument("paths", nargs="*", default=PATHS)
     args = parser.parse_args()
-    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
-    (base / "bench").mkdir(parents=True, exist_ok=True)
+    base = bench_workspace()
     project = prepare(args, args.driver, base)
     code = Path(tempfile.mkdtemp(prefix="inprocess-", dir=base / "bench"))
     shutil.copytree(INPROCESS, code / "inprocess")

@@ -118,6 +118,13 @@ def arguments() -> argparse.Namespace:
     return args
 
 
+def bench_workspace() -> Path:
+    """Where the benchmarks render projects (in bench/ beneath it), reachable by their account."""
+    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
+    (base / "bench").mkdir(parents=True, exist_ok=True)
+    return base
+
+
 def prepare(
     args: argparse.Namespace, driver: str | None, base: Path, *, pgbouncer: bool | None = None
 ) -> Project:
@@ -404,8 +411,7 @@ def table(results: Results, subjects: list[Subject], args: argparse.Namespace) -
 def main() -> int:
     args = arguments()
     wrk.find_wrk()
-    base = workspace(Path(tempfile.gettempdir()) / "template-bench")
-    (base / "bench").mkdir(parents=True, exist_ok=True)
+    base = bench_workspace()
     scenarios = args.only or list(wrk.SCRIPTS)
     results: Results = {}
     subjects: list[Subject] = []

@@ -1,7 +1,6 @@
 """The servers under test, each started as the container image starts the service."""
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -20,6 +19,7 @@ from harness.ports import free_port
 from harness.project import Project, home, unprivileged
 from harness.shipfiles import dockerfile, image_command
 
+from .inprocess.cpu import cpu_seconds
 from .wrk import BOOKS, PAGE
 
 # What every server must answer alike before anything is measured.
@@ -77,23 +77,9 @@ class Server:
             self.process.wait(timeout=30)
 
     def cpu_seconds(self) -> float:
-        """CPU time the server has used so far: its process and its workers (Linux's /proc)."""
+        """CPU time the server has used so far: its process and its workers."""
         assert self.process is not None
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        pending = [self.process.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                # After the command's closing parenthesis: state, ppid, ...; utime and stime are
-                # the 12th and 13th fields from there.
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except FileNotFoundError:  # ended meanwhile
-                continue
-            total += int(fields[11]) + int(fields[12])
-            pending += [int(child) for child in children]
-        return total / ticks
+        return cpu_seconds([self.process.pid], with_children=True)
 
     def wait_until_ready(self, seconds: float = 60) -> None:
         assert self.process is not None

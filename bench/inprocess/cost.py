@@ -40,8 +40,10 @@ def scope(target: str) -> dict[str, Any]:
     }
 
 
-async def call(app: Any, target: str) -> None:
+async def answer(app: Any, target: str) -> tuple[int, bytes]:
+    """GET `target` from the ASGI app: its status and body."""
     status: list[int] = []
+    body: list[bytes] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -49,9 +51,16 @@ async def call(app: Any, target: str) -> None:
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
 
     await app(scope(target), receive, send)
-    if status != [200]:
+    return status[0], b"".join(body)
+
+
+async def call(app: Any, target: str) -> None:
+    status, _ = await answer(app, target)
+    if status != 200:
         raise SystemExit(f"GET {target} answered {status}")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 
 from . import core_parts, layers
-from .cost import AUTHORS, WARM_UP, scope
+from .cost import AUTHORS, WARM_UP, answer, call
 from .cpu import cpu_seconds
 
 # Books whose answers must agree: the first, the last, and some between (the seed has 5000).
@@ -46,23 +46,6 @@ LAYERS: dict[str, Callable[[], Any]] = {
     "service": layers.service_app,
 }
 BACKENDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> $1"
-
-
-async def answer(app: Any, target: str) -> tuple[int, bytes]:
-    status: list[int] = []
-    body: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-        elif message["type"] == "http.response.body":
-            body.append(message.get("body", b""))
-
-    await app(scope(target), receive, send)
-    return status[0], b"".join(body)
 
 
 async def started(stack: AsyncExitStack, names: list[str]) -> dict[str, Any]:
@@ -89,9 +72,7 @@ async def round_of(app: Any, requests: int) -> float:
     """CPU seconds of this process for `requests` requests, each for one of the seeded books."""
     started_at = time.process_time()
     for n in range(requests):
-        status, _ = await answer(app, f"/books/{1 + (n * 7) % AUTHORS}")
-        if status != 200:
-            raise SystemExit(f"GET /books/{1 + (n * 7) % AUTHORS} answered {status}")
+        await call(app, f"/books/{1 + (n * 7) % AUTHORS}")
     return time.process_time() - started_at
 
 
