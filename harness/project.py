@@ -41,7 +41,8 @@ FUZZ_TESTS = "tests.test_api_fuzz"
 # run's xdist workers. One holds up to ~21 connections to the shared PostgreSQL at its peak (its
 # pool under the concurrency test, a two-worker uvicorn's pools), the fresh strategy's `-n 2` run
 # twice that: two at once stay under the server's max_connections of 100 (CI's too), however many
-# workers there are; a third renders, installs and type-checks meanwhile.
+# workers there are (pyproject.toml's -n; with more than two, the others render, install and
+# type-check meanwhile).
 SUITE_SLOTS = 2
 
 
