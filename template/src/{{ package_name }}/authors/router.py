@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db import ReadSessionDep, SessionDep, SessionmakerDep
+from ..db import ReadConnectionDep, SessionDep, SessionmakerDep
 from ..errors import SERVER_ERRORS, documented
 from ..fields import ID_MAX, Id
 from . import service
@@ -60,7 +60,7 @@ NDJSON_OF_AUTHORS = {
 }
 
 
-def _next(request: Request, rows: Sequence[Author | Book], limit: int) -> str | None:
+def _next(request: Request, rows: Sequence[AuthorRead | BookRead], limit: int) -> str | None:
     # A full page may be followed by more; a short one is the last. Relative: the service does not
     # know the host name its clients see behind a proxy.
     if len(rows) < limit:
@@ -69,27 +69,34 @@ def _next(request: Request, rows: Sequence[Author | Book], limit: int) -> str | 
     return f"{url.path}?{url.query}"
 
 
+def _no_author(author_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"Author {author_id} does not exist.")
+
+
+def _no_book(book_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"Book {book_id} does not exist.")
+
+
 async def _author_or_404(session: AsyncSession, author_id: int) -> Author:
     author = await service.get_author(session, author_id=author_id)
     if author is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Author {author_id} does not exist.")
+        raise _no_author(author_id)
     return author
 
 
 async def _book_or_404(session: AsyncSession, book_id: int) -> Book:
     book = await service.get_book(session, book_id=book_id)
     if book is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Book {book_id} does not exist.")
+        raise _no_book(book_id)
     return book
 
 
 @router.get("/authors", name="list_authors", operation_id="list_authors", responses=documented(422))
 async def list_authors(
-    request: Request, session: ReadSessionDep, limit: Limit = 20, after: After = 0
+    request: Request, connection: ReadConnectionDep, limit: Limit = 20, after: After = 0
 ) -> AuthorPage:
-    authors = await service.list_authors(session, after=after, limit=limit)
-    items = [AuthorRead.model_validate(author) for author in authors]
-    return AuthorPage(items=items, next=_next(request, authors, limit))
+    authors = await service.read_authors(connection, after=after, limit=limit)
+    return AuthorPage(items=authors, next=_next(request, authors, limit))
 
 
 class NDJSONResponse(StreamingResponse):
@@ -156,18 +163,18 @@ async def create_author(session: SessionDep, data: AuthorCreate) -> AuthorRead:
     responses=documented(404, 422),
 )
 async def get_author(
-    request: Request, session: ReadSessionDep, author_id: AuthorId
+    request: Request, connection: ReadConnectionDep, author_id: AuthorId
 ) -> AuthorWithBooks:
-    author = await _author_or_404(session, author_id)
-    books = await service.first_books(session, author_id=author_id, limit=EMBEDDED_BOOKS)
+    author = await service.read_author(connection, author_id=author_id)
+    if author is None:
+        raise _no_author(author_id)
+    books = await service.read_first_books(connection, author_id=author_id, limit=EMBEDDED_BOOKS)
     more = None
     if len(books) == EMBEDDED_BOOKS:
         query = urlencode({"author_id": author_id, "after": books[-1].id, "limit": EMBEDDED_BOOKS})
         more = f"{request.app.url_path_for('list_books')}?{query}"
     return AuthorWithBooks(
-        **AuthorRead.model_validate(author).model_dump(),
-        books=[BookRead.model_validate(book) for book in books],
-        more_books=more,
+        id=author.id, name=author.name, created_at=author.created_at, books=books, more_books=more
     )
 
 
@@ -197,14 +204,13 @@ async def delete_author(session: SessionDep, author_id: AuthorId) -> Response:
 @router.get("/books", name="list_books", operation_id="list_books", responses=documented(422))
 async def list_books(
     request: Request,
-    session: ReadSessionDep,
+    connection: ReadConnectionDep,
     limit: Limit = 20,
     after: After = 0,
     author_id: Annotated[Id | None, Query(description="Only this author's books.")] = None,
 ) -> BookPage:
-    books = await service.list_books(session, after=after, limit=limit, author_id=author_id)
-    items = [BookWithAuthor.model_validate(book) for book in books]
-    return BookPage(items=items, next=_next(request, books, limit))
+    books = await service.read_books(connection, after=after, limit=limit, author_id=author_id)
+    return BookPage(items=books, next=_next(request, books, limit))
 
 
 @router.post(
@@ -221,8 +227,11 @@ async def create_book(session: SessionDep, data: BookCreate) -> BookRead:
 @router.get(
     "/books/{book_id:int}", name="get_book", operation_id="get_book", responses=documented(404, 422)
 )
-async def get_book(session: ReadSessionDep, book_id: BookId) -> BookWithAuthor:
-    return BookWithAuthor.model_validate(await _book_or_404(session, book_id))
+async def get_book(connection: ReadConnectionDep, book_id: BookId) -> BookWithAuthor:
+    book = await service.read_book(connection, book_id=book_id)
+    if book is None:
+        raise _no_book(book_id)
+    return book
 
 
 @router.patch(
