@@ -47,12 +47,28 @@ def compiled(source: str, target: str) -> bool:
     return True
 
 
+def current(pyc: str, source: os.stat_result) -> bool:
+    """Whether a timestamp .pyc is for this interpreter and matches its source, as Python checks
+    (the mtime in whole seconds and the size, each modulo 2**32)."""
+    with open(pyc, "rb") as file:
+        header = file.read(16)
+    magic, flags, mtime, size = header[:4], header[4:8], header[8:12], header[12:16]
+    return (
+        magic == importlib.util.MAGIC_NUMBER
+        and int.from_bytes(flags, "little") == 0
+        and int.from_bytes(mtime, "little") == int(source.st_mtime) & 0xFFFFFFFF
+        and int.from_bytes(size, "little") == source.st_size & 0xFFFFFFFF
+    )
+
+
 def provide(source: str, store: str) -> None:
     """Give `source` its .pyc: the store's if it has one for this very file, else a new one."""
     target = importlib.util.cache_from_source(source)
-    if os.path.exists(target):
-        return
     about = os.stat(source)
+    if os.path.exists(target):
+        if current(target, about):
+            return
+        os.unlink(target)  # left by an earlier version of the file: Python would ignore it
     if about.st_nlink == 1:  # not linked from uv's cache, so no other venv has this file
         compiled(source, target)
         return
