@@ -8,11 +8,16 @@ SQLite), or to one after the question it refused, is left out of the case, so su
 collapse into one.
 """
 
+import contextlib
+import fcntl
+import hashlib
 import itertools
+import json
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -124,8 +129,60 @@ def outcome(template: Path, data: dict[str, str]) -> tuple[str | None, set[str]]
     return None, set(worker.answers.hidden)
 
 
+# Copier's verdicts on the matrix, kept between processes (each xdist worker collects the tests,
+# and every run does) under a digest of all they depend on: the template (copier.yml, template/,
+# hooks/), this module (VALUE_COVERAGE and the rules above) and the harness's locked
+# dependencies, Copier and Jinja among them. Asking Copier again costs each process some 17 CPU
+# seconds (~80 pretend renders) before its first test.
+VERDICTS = Path(tempfile.gettempdir()) / "template-harness-matrix"
+
+
+def digest_of_inputs() -> str:
+    digest = hashlib.sha256()
+    files = [Path(__file__), TEMPLATE_ROOT / "uv.lock"]
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE_ROOT / part
+        inside = [path for path in source.rglob("*") if "__pycache__" not in path.parts]
+        files += sorted(path for path in inside if path.is_file()) or [source]
+    for path in files:
+        digest.update(f"{path.relative_to(TEMPLATE_ROOT)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def remembered(name: str, ask_copier: Callable[[], tuple[Case, ...]]) -> tuple[Case, ...]:
+    """The cases `ask_copier` finds, read from VERDICTS if a process asked Copier already.
+
+    One process asks at a time (a lock), so the others wait for its answer instead of competing
+    with it for the cores; anything unreadable or unwritable there just means asking Copier.
+    """
+    kept = VERDICTS / f"{name}-{digest_of_inputs()}.json"
+    try:
+        VERDICTS.mkdir(exist_ok=True)
+        lock = kept.with_suffix(".lock").open("a")
+    except OSError:
+        return ask_copier()
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            return tuple(
+                Case(tuple(map(tuple, answers)), refusal, label)
+                for answers, refusal, label in json.loads(kept.read_text())
+            )
+        found = ask_copier()
+        with contextlib.suppress(OSError):
+            written = kept.with_suffix(f".{os.getpid()}")
+            written.write_text(json.dumps([[c.answers, c.refusal, c.label] for c in found]))
+            written.replace(kept)
+        return found
+
+
 @cache
 def cases() -> tuple[Case, ...]:
+    return remembered("cases", ask_copier_for_cases)
+
+
+def ask_copier_for_cases() -> tuple[Case, ...]:
     choices = choice_questions()
     with tempfile.TemporaryDirectory() as folder:
         template = copy_template(Path(folder))
@@ -200,6 +257,10 @@ VALUE_COVERAGE = {
 
 @cache
 def value_coverage_cases() -> tuple[Case, ...]:
+    return remembered("value-coverage", ask_copier_for_value_coverage)
+
+
+def ask_copier_for_value_coverage() -> tuple[Case, ...]:
     with tempfile.TemporaryDirectory() as folder:
         template = copy_template(Path(folder))
         return tuple(

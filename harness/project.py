@@ -35,6 +35,8 @@ UNPRIVILEGED_USER = "postgres"
 UNPRIVILEGED_PYTHON = "/usr/bin/python3.11"
 # The generated suite's fuzz tests (schemathesis), timed apart from the rest of the suite.
 FUZZ_TESTS = "tests.test_api_fuzz"
+# Run by each venv's own Python after install (Project.compile_dependencies).
+BYTECODE = Path(__file__).with_name("bytecode.py")
 
 
 # How many generated suites (phase "pytest", wherever one is run) may run at once across this
@@ -93,6 +95,19 @@ def caches() -> Path:
     return Path(tempfile.gettempdir()) / f"template-harness-{run_token()}" / "caches"
 
 
+def bytecode_store() -> Path:
+    """Where harness/bytecode.py keeps the .pyc files of the run's dependencies (and the next
+    run's: like the mypy cache, it outlives the run), writable by the account that runs projects.
+    One for all xdist workers: harness/bytecode.py says why they can share it."""
+    folder = caches() / "bytecode"
+    folder.mkdir(parents=True, exist_ok=True)
+    if running_as_root():  # every time: another worker may have made it a moment ago, as root
+        account = pwd.getpwnam(UNPRIVILEGED_USER)
+        for made in (folder, folder.parent):
+            os.chown(made, account.pw_uid, account.pw_gid)
+    return folder
+
+
 def workspace(fallback: Path) -> Path:
     """Where projects are rendered: somewhere the unprivileged account can reach, when root.
 
@@ -125,11 +140,10 @@ def clean_environment(workspace: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
     # Never try to download an interpreter: this fails fast where a machine has no Python 3.11+.
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    # A case starts its venv's Python some twenty times (alembic, the suite's servers, uvicorn):
-    # compiled once at install, the dependencies' bytecode spares each start a recompile, about a
-    # third of the CPU a case takes. The project's own sources are never cached as bytecode, so an
-    # edit (copier update rewriting a file within the same second, say) is always the one run.
-    env["UV_COMPILE_BYTECODE"] = "1"
+    # The dependencies' bytecode is written once per file for the whole run, at install
+    # (Project.sync, harness/bytecode.py); the project's own sources are never cached as
+    # bytecode, so an edit (copier update rewriting a file within the same second, say) is
+    # always the one run.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if running_as_root():
         env["PATH"] = f"{workspace / 'bin'}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
@@ -307,10 +321,32 @@ class Project:
         return folder
 
     def install(self, *options: str) -> None:
-        """`uv sync` the project; raises CommandError if that fails."""
-        result = self.run("uv", "sync", *options, phase="sync")
+        """`uv sync` the project (see sync); raises CommandError if that fails."""
+        result = self.sync(*options)
         if result.returncode != 0:
             raise CommandError(f"{self.case.id} did not install: {describe(result)}")
+
+    def sync(
+        self, *options: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`uv sync` the project, then give its dependencies bytecode (harness/bytecode.py):
+        uv's result. Raises CommandError if uv installed but the bytecode could not be written."""
+        result = self.run("uv", "sync", *options, phase="sync", env=env)
+        if result.returncode == 0:
+            self.compile_dependencies(env=env)
+        return result
+
+    def compile_dependencies(
+        self, venv: Path | None = None, *, phase: str = "sync", env: dict[str, str] | None = None
+    ) -> None:
+        """Bytecode for every file in a venv's site-packages (the project's .venv unless told),
+        shared with the run's other venvs: what `UV_COMPILE_BYTECODE` gives, for a fraction of
+        its CPU (harness/bytecode.py). Raises CommandError if it cannot be written."""
+        python = str((venv or self.path / ".venv") / "bin" / "python")
+        script = BYTECODE.read_text()
+        result = self.run(python, "-I", "-c", script, str(bytecode_store()), phase=phase, env=env)
+        if result.returncode != 0:
+            raise CommandError(f"{self.case.id}: no bytecode for its venv: {describe(result)}")
 
     def text_files(self) -> Iterator[tuple[Path, str]]:
         for path in self.files():

@@ -123,7 +123,7 @@ def updated(
             apply_team_edits(path)
             hand_over(path)
         # The team's database, migrated at the old release, with a row in it; uv.lock committed.
-        installed = project.run("uv", "sync", phase="sync")
+        installed = project.sync()
         if installed.returncode != 0:
             return f"{step.id} did not install at the old release: {describe(installed)}"
         migrate = (".venv/bin/alembic", "upgrade", "head")
@@ -137,7 +137,7 @@ def updated(
             conflicts = conflicted(path)
             resolve_as_a_person_would(path, conflicts)
         # Installed and migrated once; the tests below read these results or run one tool each.
-        installed = project.run("uv", "sync", phase="sync")
+        installed = project.sync()
         upgraded = installed
         if installed.returncode == 0:
             upgraded = project.run(*migrate, env={"DATABASE__URL": url}, phase="alembic")

@@ -80,7 +80,7 @@ def test_the_lowest_allowed_direct_dependencies_pass_the_projects_suite(
         )
         hand_over(destination)
 
-    installed = project.run("uv", "sync", "--resolution", "lowest-direct", phase="sync")
+    installed = project.sync("--resolution", "lowest-direct")
     assert installed.returncode == 0, describe(installed)
     result = project.run_suite(".venv/bin/pytest")
 
@@ -111,7 +111,7 @@ def on_newest(project: Project, newest: Path) -> dict[str, str]:
     interpreter replaces the venv, and does nothing once it matches.)
     """
     env = {"UV_PYTHON": str(newest)}
-    assert_ok(project.run("uv", "sync", "--locked", phase="sync", env=env))
+    assert_ok(project.sync("--locked", env=env))
     ran = project.run(".venv/bin/python", "-c", "import sys; print(sys.version)", phase="sync")
     assert ran.stdout.startswith(f"{newest_version()} "), describe(ran)
     return env

@@ -1,0 +1,101 @@
+"""Bytecode for a venv's dependencies, compiled once per dependency file instead of once per venv.
+
+A case starts its venv's Python some twenty times (alembic, the suite's servers, uvicorn), and
+each start would compile every dependency module it imports: cached bytecode spares that, about
+a third of a case's CPU. Compiling every venv's site-packages at install (`UV_COMPILE_BYTECODE`)
+costs some 5-8 CPU seconds per venv, 80 venvs a run. But uv installs each file of a venv as a
+hard link to the one in its cache, so the venvs of a run share their dependencies' files: this
+compiles each such file once, keeps its .pyc in a store, and hard-links that .pyc into every
+later venv holding the same file. A venv's remaining files (uv's own, or when uv copies instead
+of linking) are compiled in place, as uv would.
+
+Why a shared .pyc is sound: it goes only next to the very file it was compiled from (the store
+is keyed by device, inode, nanosecond mtime and size, and for the interpreter's magic number),
+so Python's own check of a .pyc against its source (mtime and size) passes exactly as for a
+.pyc compiled in that venv; the source path a .pyc records is replaced by the importing one at
+load (importlib's _fix_co_filename), so tracebacks name the venv's file. Store entries appear
+only by linking a finished .pyc (py_compile writes to a temporary file and renames it), and
+nothing rewrites a .pyc in place, so xdist workers can fill one store at once: a worker that
+loses the race to add an entry keeps its own .pyc. A project's own sources, which an update or an
+edit rewrites in place, live outside site-packages (an editable install) and are never compiled
+here; its commands run with PYTHONDONTWRITEBYTECODE. (A non-editable install, the image's, puts
+a copy of them in site-packages: a file uv wrote, rewritten by no one.)
+
+Run by the venv's own interpreter (`python -I -c <this file> STORE`), so the bytecode is for it:
+standard library only.
+"""
+
+import contextlib
+import importlib.util
+import os
+import py_compile
+import sys
+import sysconfig
+
+
+def compiled(source: str, target: str) -> bool:
+    """Compile as uv and pip do (a timestamp-checked .pyc); False for a file Python rejects."""
+    try:
+        py_compile.compile(
+            source,
+            cfile=target,
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP,
+        )
+    except py_compile.PyCompileError:
+        return False  # a test fixture or Python 2 file some packages ship: never imported
+    return True
+
+
+def current(pyc: str, source: os.stat_result) -> bool:
+    """Whether a timestamp .pyc is for this interpreter and matches its source, as Python checks
+    (the mtime in whole seconds and the size, each modulo 2**32)."""
+    with open(pyc, "rb") as file:
+        header = file.read(16)
+    magic, flags, mtime, size = header[:4], header[4:8], header[8:12], header[12:16]
+    return (
+        magic == importlib.util.MAGIC_NUMBER
+        and int.from_bytes(flags, "little") == 0
+        and int.from_bytes(mtime, "little") == int(source.st_mtime) & 0xFFFFFFFF
+        and int.from_bytes(size, "little") == source.st_size & 0xFFFFFFFF
+    )
+
+
+def provide(source: str, store: str) -> None:
+    """Give `source` its .pyc: the store's if it has one for this very file, else a new one."""
+    target = importlib.util.cache_from_source(source)
+    about = os.stat(source)
+    if os.path.exists(target):
+        if current(target, about):
+            return
+        os.unlink(target)  # left by an earlier version of the file: Python would ignore it
+    if about.st_nlink == 1:  # not linked from uv's cache, so no other venv has this file
+        compiled(source, target)
+        return
+    key = f"{about.st_dev}-{about.st_ino}-{about.st_mtime_ns}-{about.st_size}.pyc"
+    kept = os.path.join(store, key)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(kept, target)
+        return
+    except OSError:  # not stored yet (or the store is on another file system: compile here)
+        pass
+    if compiled(source, target):
+        # FileExistsError: another worker stored the same file's .pyc first, and keeps it.
+        with contextlib.suppress(OSError):
+            os.link(target, kept)
+
+
+def main(store: str) -> None:
+    store = os.path.join(store, importlib.util.MAGIC_NUMBER.hex())
+    os.makedirs(store, exist_ok=True)
+    for folder in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
+        for parent, folders, files in os.walk(folder):
+            folders[:] = [name for name in folders if name != "__pycache__"]
+            for name in files:
+                if name.endswith(".py"):
+                    provide(os.path.join(parent, name), store)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
