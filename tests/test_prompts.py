@@ -7,8 +7,11 @@ would draw it, so an assertion about a line is about what the person reads. Ever
 compared with a --data render of the answers it recorded: the prompts must give the same project.
 """
 
+import fcntl
 import os
+import struct
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +66,8 @@ class Terminal:
             env=env,
             timeout=60,
         )
+        self.drawn = 0  # how many times output arrived
+        self.ran_before_key = -1
 
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self.screen.display]
@@ -74,21 +79,63 @@ class Terminal:
     def read(self, seconds: float) -> bool:
         """Draw what Copier prints within `seconds`; False once it has exited."""
         try:
-            self.stream.feed(self.child.read_nonblocking(1 << 16, timeout=seconds))
+            output = self.child.read_nonblocking(1 << 16, timeout=seconds)
         except pexpect.TIMEOUT:
-            pass
+            return True
         except pexpect.EOF:
             return False
+        self.stream.feed(output)
+        self.drawn += 1
         return True
 
+    def press(self, key: str) -> None:
+        self.ran_before_key = self.run_time()
+        self.child.send(key)
+
     def settle(self) -> bool:
-        """Wait until Copier has drawn everything and waits for a key; False once it exited."""
-        while True:
-            before = self.lines()
-            if not self.read(0.5):
+        """Wait until Copier has drawn everything and waits for a key; False once it exited.
+
+        Waiting for a silence long enough to be sure cost a second a key (a whole run of these
+        tests took minutes, most of it asleep). The kernel says when Copier waits instead: it has
+        run since the last key was sent, sleeps in its event loop's epoll_wait (a program it
+        runs, git say, is waited for in poll or wait4), has read every key typed, and nothing it
+        drew is still on its way; twice in a row, 50 ms apart.
+        """
+        deadline = time.monotonic() + 60
+        quiet = 0
+        while quiet < 2:
+            drawn = self.drawn
+            if not self.read(0.05):
                 return False
-            if self.lines() == before:
-                return True
+            quiet = quiet + 1 if self.drawn == drawn and self.waits_for_a_key() else 0
+            assert time.monotonic() < deadline, "Copier never settled:\n" + self.screenful()
+        return True
+
+    def waits_for_a_key(self) -> bool:
+        proc = Path(f"/proc/{self.child.pid}")
+        try:
+            if self.run_time() <= self.ran_before_key:
+                return False  # not yet woken by the key (the kernel hands it over in the background)
+            for task in (proc / "task").iterdir():
+                state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "S" or "epoll" not in (task / "wchan").read_text():
+                    return False
+            # Keys typed but not yet read wait in the terminal's input queue, Copier's stdin.
+            terminal = os.open(proc / "fd" / "0", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+            try:
+                unread = fcntl.ioctl(terminal, termios.FIONREAD, struct.pack("i", 0))
+            finally:
+                os.close(terminal)
+        except (FileNotFoundError, ProcessLookupError):
+            return False  # it has just exited: the next read says so
+        return struct.unpack("i", unread)[0] == 0
+
+    def run_time(self) -> int:
+        """Nanoseconds Copier has spent on a core."""
+        try:
+            return int(Path(f"/proc/{self.child.pid}/schedstat").read_text().split()[0])
+        except FileNotFoundError:
+            return 0
 
     def waiting(self) -> bool:
         """Whether the last question on screen waits for its answer.
@@ -111,7 +158,7 @@ class Terminal:
             assert time.monotonic() < deadline, f"never asked {prompt!r}:\n" + self.screenful()
         self.settle()
         for key in keys:
-            self.child.send(key)
+            self.press(key)
             self.settle()
 
     def accept_the_rest(self) -> int:
@@ -119,7 +166,7 @@ class Terminal:
         deadline = time.monotonic() + 120
         while self.settle():
             if self.waiting():
-                self.child.send(ENTER)
+                self.press(ENTER)
             assert time.monotonic() < deadline, "Copier never finished:\n" + self.screenful()
         self.finish()
         return len(self.questions())
@@ -249,7 +296,7 @@ def test_a_sqlite_project_is_never_offered_a_server_test_database(
         assert terminal.shows(f"- {label} (needs PostgreSQL or MySQL)"), terminal.screenful()
     # The arrow keys skip disabled choices: whatever the person presses, SQLite is chosen.
     for key in [UP, UP, DOWN, UP, ENTER]:
-        terminal.child.send(key)
+        terminal.press(key)
         terminal.settle()
     terminal.finish()
 
