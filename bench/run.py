@@ -263,6 +263,7 @@ def subject(
     `direct`, the same answers rendered without PgBouncer, runs beside a PgBouncer project as
     "service direct" on the same database: what the service keeps behind PgBouncer."""
     answers = project.answers
+    check_connection_budget(args, answers, direct)
     drivers = ceiling_drivers(answers)
     missing = [CEILING_REQUIREMENTS[d] for d in drivers]
     missing = [name for name in missing if name != answers["db_driver"]]
@@ -288,14 +289,9 @@ def subject(
             if server is None:
                 options = {"dsn": database, "min_size": SQLITE_POOL, "max_size": SQLITE_POOL}
             else:
-                sizes = (
-                    answers["pool_size"] + answers["max_overflow"]
-                    if answers["pooled"]
-                    else answers["pgbouncer_pool_size"]
-                )
                 scheme = "mysql" if answers["is_mysql"] else "postgresql"
                 options = {"dsn": server.url(scheme, database, port=port), "min_size": 1}
-                options["max_size"] = sizes
+                options["max_size"] = pool_sizes(answers)
             options["unprepared"] = port is not None
             env = {
                 **workers,
@@ -311,6 +307,46 @@ def subject(
             servers.append(Server(DIRECT, direct, app, env=direct_env))
         servers.append(Server("service", project, app, env=service_env))
         yield Subject(project.case.id, project, servers, versions(project, drivers))
+
+
+def pool_sizes(answers: dict[str, Any]) -> int:
+    """The connections one worker of the service may hold: to the server, or in front of
+    PgBouncer (its client-side pool is PgBouncer's size). Each ceiling's worker takes as many."""
+    if answers["pooled"]:
+        return int(answers["pool_size"]) + int(answers["max_overflow"])
+    return int(answers["pgbouncer_pool_size"])
+
+
+def check_connection_budget(
+    args: argparse.Namespace, answers: dict[str, Any], direct: "Project | None"
+) -> None:
+    """Refuse a run whose servers' pools, all open at once (they are, after the first rounds),
+    need more connections than the database server has free: the service would answer 503s and
+    the ceilings fail requests, and the table would compare errors."""
+    server: DatabaseServer
+    if answers["is_postgres"]:
+        server = PostgresServer().check()
+    elif answers["is_mysql"]:
+        server = MySQLServer().check()
+    else:
+        return  # SQLite: a file, no connection limit
+    if answers["pooled"]:  # the ceilings take the service's pool size
+        names = [f"{driver} ceiling" for driver in ceiling_drivers(answers)] + ["service"]
+        budget = {name: args.workers * pool_sizes(answers) for name in names}
+    else:  # behind PgBouncer only its pool reaches the server, whatever its clients hold
+        budget = {"PgBouncer": int(answers["pgbouncer_pool_size"])}
+    if direct is not None:
+        budget[DIRECT] = args.workers * pool_sizes(direct.answers)
+    needed, free = sum(budget.values()), server.free_connections()
+    if needed <= free:
+        return
+    parts = " + ".join(f"{count} ({name})" for name, count in budget.items())
+    raise SystemExit(
+        f"These servers may hold {needed} connections to the database at once, {parts}, and it"
+        f" has {free} free. Run fewer of them (--workers {args.workers}, one --driver at a time),"
+        " or render smaller pools: --data tune_pool=true --data pool_size=N --data"
+        " max_overflow=M (the ceilings take the same size)."
+    )
 
 
 Results = dict[tuple[str, str, str], list[wrk.Result]]

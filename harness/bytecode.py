@@ -21,16 +21,32 @@ edit rewrites in place, live outside site-packages (an editable install) and are
 here; its commands run with PYTHONDONTWRITEBYTECODE. (A non-editable install, the image's, puts
 a copy of them in site-packages: a file uv wrote, rewritten by no one.)
 
+pytest compiles some dependencies again, its own way: every module of a distribution that is a
+pytest plugin (schemathesis, hypothesis, anyio, xdist, pytest-asyncio: some 550 files) has its
+asserts rewritten when a pytest process imports it, and that rewritten code is cached beside it
+only where bytecode may be written. Under PYTHONDONTWRITEBYTECODE every pytest process of a run
+(a suite, each of its xdist workers) rewrote them again: 2.5-3 CPU seconds each. pytest checks
+such a cached file by the hash of its source, not its path or mtime, so this rewrites each
+distinct plugin file once into the store, and writes each venv's cached file from there with the
+venv's own path in the code (what tracebacks show). Where pytest is absent (an image's install),
+or its internals have moved, nothing is written and pytest rewrites as before.
+
 Run by the venv's own interpreter (`python -I -c <this file> STORE`), so the bytecode is for it:
-standard library only.
+standard library only (and the venv's own pytest, where it has one).
 """
 
+import ast
 import contextlib
+import importlib.metadata
 import importlib.util
+import marshal
 import os
 import py_compile
 import sys
 import sysconfig
+import tempfile
+import types
+from pathlib import Path
 
 
 def compiled(source: str, target: str) -> bool:
@@ -86,6 +102,75 @@ def provide(source: str, store: str) -> None:
             os.link(target, kept)
 
 
+def relocated(code: types.CodeType, filename: str) -> types.CodeType:
+    """The code, and every function and class body in it, as compiled from `filename`."""
+    constants = tuple(
+        relocated(constant, filename) if isinstance(constant, types.CodeType) else constant
+        for constant in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=constants)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Readers see the whole file or none (several xdist workers may write one at once)."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".harness-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def rewrite_plugins_for_pytest(store: str) -> None:
+    """Give each pytest plugin module of the venv the rewritten code pytest would cache for it."""
+    try:
+        from _pytest.assertion import rewrite
+
+        tail, header_and_code, rewrite_asserts = (
+            rewrite.PYC_TAIL,
+            rewrite._write_pyc_fp,
+            rewrite.rewrite_asserts,
+        )
+    except (ImportError, AttributeError):
+        return  # no pytest in this venv, or not the one this knows: it rewrites them itself
+    store = os.path.join(store, "pytest")
+    os.makedirs(store, exist_ok=True)
+    plugins = [
+        dist
+        for dist in importlib.metadata.distributions()
+        if any(entry.group == "pytest11" for entry in dist.entry_points)
+    ]
+    for dist in plugins:
+        for file in dist.files or []:
+            if file.suffix != ".py":
+                continue
+            source = str(dist.locate_file(file))
+            text = Path(source).read_bytes()
+            digest = importlib.util.source_hash(text)
+            target = os.path.join(os.path.dirname(source), "__pycache__", file.stem + tail)
+            # What pytest checks: this Python's magic number, flags for a checked hash, the hash.
+            header = importlib.util.MAGIC_NUMBER + b"\x03\x00\x00\x00" + digest[:8]
+            with contextlib.suppress(OSError), open(target, "rb") as cached:
+                if cached.read(16) == header:
+                    continue
+            kept = os.path.join(store, f"{digest.hex()}-{len(text)}{tail}")
+            try:
+                with open(kept, "rb") as file_in_store:
+                    code = marshal.loads(file_in_store.read())
+            except (OSError, EOFError, ValueError, TypeError):
+                try:
+                    tree = ast.parse(text, filename=source)
+                except SyntaxError:
+                    continue  # a file Python rejects is never imported
+                rewrite_asserts(tree, text, source, None)
+                code = compile(tree, source, "exec", dont_inherit=True)
+                write_atomically(kept, marshal.dumps(code))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with tempfile.SpooledTemporaryFile() as buffer:
+                header_and_code(buffer, digest, relocated(code, source))
+                buffer.seek(0)
+                write_atomically(target, buffer.read())
+
+
 def main(store: str) -> None:
     store = os.path.join(store, importlib.util.MAGIC_NUMBER.hex())
     os.makedirs(store, exist_ok=True)
@@ -95,6 +180,7 @@ def main(store: str) -> None:
             for name in files:
                 if name.endswith(".py"):
                     provide(os.path.join(parent, name), store)
+    rewrite_plugins_for_pytest(store)
 
 
 if __name__ == "__main__":

@@ -97,3 +97,11 @@ class MySQLServer:
             f" WHERE DB = '{database}' AND ID <> CONNECTION_ID()"
         )
         return int(rows.strip() or 0)
+
+    def free_connections(self) -> int:
+        """Connections clients could still open (this check's own not counted)."""
+        rows = self.execute(
+            "SELECT @@max_connections - count(*) FROM information_schema.PROCESSLIST"
+            " WHERE ID <> CONNECTION_ID() AND COMMAND <> 'Daemon'"
+        )
+        return int(rows.strip() or 0)

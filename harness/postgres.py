@@ -15,6 +15,17 @@ CLIENT_BACKENDS = (
 )
 
 
+# Connections this user may still open: max_connections, less the slots kept for superusers
+# (unless it is one) and those other clients hold now.
+FREE_CONNECTIONS = """
+SELECT current_setting('max_connections')::int
+    - CASE WHEN rolsuper THEN 0 ELSE current_setting('superuser_reserved_connections')::int END
+    - (SELECT count(*) FROM pg_stat_activity
+       WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())
+FROM pg_roles WHERE rolname = current_user
+"""
+
+
 class NoServerError(RuntimeError):
     """No PostgreSQL answered at the configured URL; the message says how to provide one."""
 
@@ -64,4 +75,10 @@ class PostgresServer:
             with self.connect() as connection:
                 return self.connections_to(database, connection)
         row = via.execute(CLIENT_BACKENDS, (database,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def free_connections(self) -> int:
+        """Connections the configured user could still open (this check's own not counted)."""
+        with self.connect() as connection:
+            row = connection.execute(FREE_CONNECTIONS).fetchone()
         return int(row[0]) if row else 0

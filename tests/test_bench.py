@@ -117,3 +117,15 @@ def test_a_layer_answering_other_data_than_the_service_stops_the_layer_benchmark
     found = disagreements(answers)
 
     assert [line.split(" GET ")[0] for line in found] == ["core", "orm"]
+
+
+@each_case(LAYER_CASES[:1])
+def test_the_benchmark_refuses_pools_the_database_server_cannot_hold(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    # Fifty workers per server, each with the default pool: thousands of connections.
+    result = run_bench(project, request, "bench", "--workers", "50")
+
+    assert result.returncode != 0
+    assert "connections to the database at once" in result.stderr, result.stderr
+    assert "--data tune_pool=true" in result.stderr, result.stderr
