@@ -26,9 +26,10 @@ pytest plugin (schemathesis, hypothesis, anyio, xdist, pytest-asyncio: some 550 
 asserts rewritten when a pytest process imports it, and that rewritten code is cached beside it
 only where bytecode may be written. Under PYTHONDONTWRITEBYTECODE every pytest process of a run
 (a suite, each of its xdist workers) rewrote them again: 2.5-3 CPU seconds each. pytest checks
-such a cached file by the hash of its source, not its path or mtime, so this rewrites each
-distinct plugin file once into the store, and writes each venv's cached file from there with the
-venv's own path in the code (what tracebacks show). Where pytest is absent (an image's install),
+such a cached file against its source's hash (pytest 9) or its mtime and size (pytest 8; a file
+linked from uv's cache has the same), never its path, so this rewrites each distinct plugin file
+once into the store and writes each venv's cached file from there, in the format of the venv's
+pytest, with the venv's own path in the code (what tracebacks show). Where pytest is absent (an image's install),
 or its internals have moved, nothing is written and pytest rewrites as before.
 
 Run by the venv's own interpreter (`python -I -c <this file> STORE`), so the bytecode is for it:
@@ -39,6 +40,7 @@ import ast
 import contextlib
 import importlib.metadata
 import importlib.util
+import inspect
 import marshal
 import os
 import py_compile
@@ -125,13 +127,19 @@ def rewrite_plugins_for_pytest(store: str) -> None:
     try:
         from _pytest.assertion import rewrite
 
-        tail, header_and_code, rewrite_asserts = (
+        tail, header_and_code, cached_code, rewrite_asserts = (
             rewrite.PYC_TAIL,
             rewrite._write_pyc_fp,
+            rewrite._read_pyc,
             rewrite.rewrite_asserts,
         )
-    except (ImportError, AttributeError):
-        return  # no pytest in this venv, or not the one this knows: it rewrites them itself
+        # pytest 9 checks its cached code against the source's hash, pytest 8 (the lowest
+        # dependencies' case) against its mtime and size.
+        checked_against = list(inspect.signature(header_and_code).parameters)[1]
+    except (ImportError, AttributeError, ValueError, IndexError):
+        return  # no pytest in this venv, or not one this knows: it rewrites them itself
+    if checked_against not in {"source_hash", "source_stat"}:
+        return
     store = os.path.join(store, "pytest")
     os.makedirs(store, exist_ok=True)
     plugins = [
@@ -143,32 +151,30 @@ def rewrite_plugins_for_pytest(store: str) -> None:
         for file in dist.files or []:
             if file.suffix != ".py":
                 continue
-            source = str(dist.locate_file(file))
-            text = Path(source).read_bytes()
+            source = Path(dist.locate_file(file))
+            target = source.parent / "__pycache__" / (source.stem + tail)
+            if cached_code(source, target) is not None:
+                continue  # pytest's own check passes
+            text = source.read_bytes()
             digest = importlib.util.source_hash(text)
-            target = os.path.join(os.path.dirname(source), "__pycache__", file.stem + tail)
-            # What pytest checks: this Python's magic number, flags for a checked hash, the hash.
-            header = importlib.util.MAGIC_NUMBER + b"\x03\x00\x00\x00" + digest[:8]
-            with contextlib.suppress(OSError), open(target, "rb") as cached:
-                if cached.read(16) == header:
-                    continue
             kept = os.path.join(store, f"{digest.hex()}-{len(text)}{tail}")
             try:
                 with open(kept, "rb") as file_in_store:
                     code = marshal.loads(file_in_store.read())
             except (OSError, EOFError, ValueError, TypeError):
                 try:
-                    tree = ast.parse(text, filename=source)
+                    tree = ast.parse(text, filename=str(source))
                 except SyntaxError:
                     continue  # a file Python rejects is never imported
-                rewrite_asserts(tree, text, source, None)
-                code = compile(tree, source, "exec", dont_inherit=True)
+                rewrite_asserts(tree, text, str(source), None)
+                code = compile(tree, str(source), "exec", dont_inherit=True)
                 write_atomically(kept, marshal.dumps(code))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            target.parent.mkdir(exist_ok=True)
+            check = digest if checked_against == "source_hash" else source.stat()
             with tempfile.SpooledTemporaryFile() as buffer:
-                header_and_code(buffer, digest, relocated(code, source))
+                header_and_code(buffer, check, relocated(code, str(source)))
                 buffer.seek(0)
-                write_atomically(target, buffer.read())
+                write_atomically(str(target), buffer.read())
 
 
 def main(store: str) -> None:
