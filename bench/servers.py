@@ -5,6 +5,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ class Server:
         self.command = self.image_command(app)
         self.env = {**project.env, **home(), **env}
         self.process: subprocess.Popen[bytes] | None = None
+        self.log: Path | None = None
 
     def image_command(self, app: str) -> list[str]:
         argv = image_command(dockerfile(self.project))
@@ -55,15 +57,24 @@ class Server:
         return [str(self.project.path / ".venv" / "bin" / "python"), "-m", *argv]
 
     def __enter__(self) -> "Server":
-        # The access log is on, as in the image; its lines are dropped, errors still show.
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=self.project.path,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            **unprivileged(),
-        )
-        self.wait_until_ready()
+        # The access log is on, as in the image: a line a request, into a file of its own (in a
+        # terminal it would bury the bench's table, and the terminal's speed would be measured).
+        handle, log = tempfile.mkstemp(prefix="bench-server-", suffix=".log")
+        self.log = Path(log)
+        with open(handle, "wb") as output:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=self.project.path,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                **unprivileged(),
+            )
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self.__exit__(None, None, None)  # the message already quotes the log
+            raise
         return self
 
     def __exit__(
@@ -75,6 +86,14 @@ class Server:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+
+    def last_lines(self, count: int = 20) -> str:
+        """The end of what the server wrote: why it stopped, say."""
+        if self.log is None or not self.log.is_file():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-count:])
 
     def cpu_seconds(self) -> float:
         """CPU time the server has used so far: its process and its workers."""
@@ -86,14 +105,18 @@ class Server:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited with {self.process.returncode}")
+                raise SystemExit(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.last_lines()}"
+                )
             try:
                 if httpx.get(f"{self.url}/books/1", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not answer GET /books/1 within {seconds} s")
+        raise SystemExit(
+            f"{self.name} did not answer GET /books/1 within {seconds} s:\n{self.last_lines()}"
+        )
 
 
 @contextmanager
