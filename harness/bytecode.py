@@ -29,8 +29,8 @@ only where bytecode may be written. Under PYTHONDONTWRITEBYTECODE every pytest p
 such a cached file against its source's hash (pytest 9) or its mtime and size (pytest 8; a file
 linked from uv's cache has the same), never its path, so this rewrites each distinct plugin file
 once into the store and writes each venv's cached file from there, in the format of the venv's
-pytest, with the venv's own path in the code (what tracebacks show). Where pytest is absent (an image's install),
-or its internals have moved, nothing is written and pytest rewrites as before.
+pytest, with the venv's own path in the code (what tracebacks show). Where pytest is absent (an
+image's install), or its internals have moved, nothing is written and pytest rewrites as before.
 
 Run by the venv's own interpreter (`python -I -c <this file> STORE`), so the bytecode is for it:
 standard library only (and the venv's own pytest, where it has one).
