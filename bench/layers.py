@@ -3,7 +3,7 @@
     uv run python -m bench.layers [--driver asyncpg|psycopg] [--data QUESTION=ANSWER]
                                   [--project PATH] [--rounds 12] [--requests 300]
                                   [--seconds 5] [--http-rounds 3] [--connections 32]
-                                  [--split-sqlalchemy] [--served]
+                                  [--warmup 1] [--split-sqlalchemy] [--served]
 
 Renders (or takes) a PostgreSQL project without PgBouncer, builds and seeds the benchmark's
 database (bench.run), and answers a book with its author through each layer of the stack, every
@@ -87,6 +87,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--http-rounds", type=int, default=3, help="wrk rounds for the server")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
     parser.add_argument(
+        "--warmup", type=int, default=1, help="seconds of wrk before a server's rounds (0: none)"
+    )
+    parser.add_argument(
         "--served",
         action="store_true",
         help="also the ceiling's and the service's CPU per request under uvicorn and wrk",
@@ -168,7 +171,8 @@ def served_cost(
             raise SystemExit(f"{name} under uvicorn answered {reply.status_code} {reply.text}")
         script = Path(folder, "get_one.lua")
         script.write_text(wrk.SCRIPTS["get one"])
-        wrk.run(server.url, script, seconds=1, connections=args.connections)  # warm up
+        if args.warmup:
+            wrk.run(server.url, script, seconds=args.warmup, connections=args.connections)
         assert server.process is not None
         for _ in range(args.http_rounds):
             before = cpu_seconds([server.process.pid], with_children=True)

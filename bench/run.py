@@ -1,7 +1,8 @@
 """Benchmark generated services against raw-driver ceilings and print a table per scenario.
 
     uv run python -m bench [--driver asyncpg --driver psycopg] [--workers 1] [--pgbouncer]
-                           [--seconds 8 --rounds 3 --connections 32] [--only SCENARIO]
+                           [--seconds 8 --rounds 3 --connections 32 --warmup 1]
+                           [--only SCENARIO]
                            [--data QUESTION=ANSWER] [--project PATH] [--profile FOLDER]
 
 For each driver it renders the template from this working tree (default answers, plus --data),
@@ -105,6 +106,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=8, help="length of each wrk round")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario and server")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="seconds of wrk against each server before a scenario's rounds (0: none)",
+    )
     parser.add_argument("--only", choices=list(wrk.SCRIPTS), action="append", help="a scenario")
     parser.add_argument(
         "--profile",
@@ -365,8 +372,9 @@ def measure(
                 report = "\n".join(differences)
                 raise SystemExit(f"{ceiling.name} and the service answer differently:\n{report}")
         for name, script in scripts.items():
-            for server in item.servers:  # warm up: imports, pools, statement caches
-                wrk.run(server.url, script, seconds=1, connections=args.connections)
+            if args.warmup:  # imports, pools, statement caches
+                for server in item.servers:
+                    wrk.run(server.url, script, seconds=args.warmup, connections=args.connections)
             for round_number in range(args.rounds):
                 shift = round_number % len(item.servers)
                 order = item.servers[shift:] + item.servers[:shift]
