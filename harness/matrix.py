@@ -295,3 +295,29 @@ def each_case(cases: Iterable[Case]) -> pytest.MarkDecorator:
         "case",
         [pytest.param(case, id=case.id, marks=pytest.mark.xdist_group(case.id)) for case in cases],
     )
+
+
+# Strategies that promise parallel runs (the generated README: `pytest -n auto` works).
+PARALLEL_STRATEGIES = {"fresh"}
+
+
+def parallel_cases() -> list[Case]:
+    """The cases whose own suite runs on two xdist workers (tests/test_combinations.py).
+
+    How workers keep apart is up to the strategy's conftest, which differs by database (the MySQL
+    cases answer neither question below), by PgBouncer and by the replicas' fixtures, not by the
+    driver: one case of each kind, and another driver's case of the same kind proves the
+    one-process run (tests/test_parallel_workers.py checks that there is one). So no suite runs
+    twice for this; a separate two-worker run cost a whole suite per kind (about 35 CPU-s each).
+    Chosen among the product's cases, whose answers name every question asked: a value-coverage
+    case leaves reads_from to its default, so it would count as a kind of its own.
+    """
+    return first_of_each(
+        [
+            case
+            for case in cases()
+            if case.refusal is None and case["test_db_strategy"] in PARALLEL_STRATEGIES
+        ],
+        "connection_pooler",
+        "reads_from",
+    )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from harness.matrix import Case, choice_questions, each_case, valid_cases
+from harness.matrix import Case, choice_questions, each_case, parallel_cases, valid_cases
 from harness.ports import free_port, wait_for_port
 from harness.project import Project, assert_ok
 
@@ -130,8 +130,13 @@ def test_migrations_match_the_models(
     assert_ok(project.run("uv", "run", "alembic", "downgrade", "base", phase="alembic", env=env))
 
 
-def test_generated_test_suite_passes(project: Project) -> None:
-    assert_ok(project.run_suite("uv", "run", "pytest"))
+def test_generated_test_suite_passes(case: Case, project: Project) -> None:
+    # A case of parallel_cases() runs on two xdist workers, the others on one (see there).
+    two_workers = case in parallel_cases()
+    result = project.run_suite("uv", "run", "pytest", *(["-n", "2"] if two_workers else []))
+    assert_ok(result)
+    if two_workers:
+        assert "2 workers" in result.stdout, result.stdout
 
 
 def test_service_serves_crud_over_http(
