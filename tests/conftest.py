@@ -23,6 +23,7 @@ from harness.project import (
     render,
     workspace,
 )
+from harness.support import MissingPythonError, newest_python
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +53,15 @@ def server_of(
         mysql_server: MySQLServer = request.getfixturevalue("mysql")
         return mysql_server
     return None
+
+
+@pytest.fixture(scope="session")
+def newest() -> Path:
+    """The newest supported Python (scripts/newest-python), failing with how to install it."""
+    try:
+        return newest_python()
+    except MissingPythonError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
