@@ -173,7 +173,10 @@ def parameter(item: pytest.Item, name: str) -> object:
 def in_quick_run(item: pytest.Item) -> bool:
     """One case per driver with every check, the update from the working tree to a stand-in next
     release per driver, and every other test but those that install and test a project of their
-    own (own_project): the releases' updates and their suites are left to the whole run."""
+    own (own_project) or are marked whole_run: the releases' updates and their suites, the update
+    scenarios' suites and the benchmark's tests are left to the whole run."""
+    if item.get_closest_marker("whole_run") is not None:
+        return False
     case, step = parameter(item, "case"), parameter(item, "step")
     if isinstance(case, Case) and case.refusal is None:
         return case.id in {case.id for case in first_of_each(valid_cases(), "db_driver")}

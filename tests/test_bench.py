@@ -15,6 +15,10 @@ from bench.layers import disagreements
 from harness.matrix import TEMPLATE_ROOT, each_case, first_of_each, valid_cases
 from harness.project import Project
 
+# They test bench/, not the template's output, and take a third of a --quick run's CPU: left to
+# the whole run.
+pytestmark = pytest.mark.whole_run
+
 # The benchmark's code paths differ by driver and by PgBouncer, not by test strategy.
 BENCH_CASES = first_of_each(valid_cases(), "db_driver", "connection_pooler")
 # The layers are measured on PostgreSQL without PgBouncer: the cases asked about a pooler and
