@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.postgres import PostgresServer
-from harness.project import Project, assert_ok, database_name, workspace
+from harness.project import FUZZ_TESTS_SKIPPED, Project, assert_ok, database_name, workspace
 from harness.update_scenario import (
     ANSWERS,
     PACKAGE,
@@ -181,11 +181,10 @@ def test_the_updated_project_passes_mypy_strict(scenario: Scenario) -> None:
     assert_ok(scenario.project.run("uv", "run", "mypy", phase="mypy", env=env))
 
 
-# Not the API fuzz tests, for the reason the history's updates leave them out
-# (tests/test_history.py): they check the rendered API against its own document, which every
-# case's suite does, while an update's own risks are what the other tests check. Their whole runs
-# are left to the whole run (whole_run): --quick keeps the byte-for-byte checks above.
-FUZZ_TESTS_SKIPPED = "--ignore=tests/test_api_fuzz.py"
+# The suites below skip the API fuzz tests (FUZZ_TESTS_SKIPPED), for the reason the history's
+# updates leave them out (tests/test_history.py): they check the rendered API against its own
+# document, which every case's suite does, while an update's own risks are what the other tests
+# check. The suites are left to the whole run (whole_run): --quick keeps the byte-for-byte checks.
 
 
 @pytest.mark.whole_run
